@@ -1,0 +1,12 @@
+"""ghvae-env: a Greedy Hierarchical VAE world model as a Gymnasium environment.
+
+``import ghvae_env`` registers the environments (``GHVAE-RoboNet-v0``, ``RoboNet-Sim-v0``).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+# model imports added with the model
+
+__all__ = ["GHVAE", "GHVAEConfig", "load_model", "__version__"]

@@ -1,0 +1,1 @@
+"""GHVAE model (filled in by issue 2)."""
