@@ -7,6 +7,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-# model imports added with the model
+from ghvae_env.model import GHVAE, GHVAEConfig, load_model  # noqa: E402
 
 __all__ = ["GHVAE", "GHVAEConfig", "load_model", "__version__"]

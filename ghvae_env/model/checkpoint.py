@@ -1,0 +1,174 @@
+"""Checkpoints: one file with config, weights, stage, data provenance and versions.
+
+Written atomically (temp file + rename) and read with ``torch.load(weights_only=True)``:
+only tensors and plain containers are unpickled, never arbitrary code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ghvae_env.model.config import ConfigError, GHVAEConfig
+
+__all__ = [
+    "CheckpointError",
+    "save_checkpoint",
+    "read_checkpoint",
+    "build_model",
+    "load_model",
+    "bundled_checkpoint_path",
+    "atomic_torch_save",
+    "MODEL_TYPES",
+]
+
+FORMAT = "ghvae-env-checkpoint"
+FORMAT_VERSION = 1
+BUNDLED_CHECKPOINT = "ghvae_tabletop_cpu-small.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, truncated, of the wrong format or does not match."""
+
+
+def _model_types() -> dict[str, tuple[type[nn.Module], type]]:
+    from ghvae_env.model.ghvae import GHVAE
+
+    return {"ghvae": (GHVAE, GHVAEConfig)}
+
+
+MODEL_TYPES = _model_types
+
+
+def bundled_checkpoint_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "assets" / BUNDLED_CHECKPOINT
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
+    """torch.save to a temp file in the same directory, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    *,
+    trained_modules: int,
+    stage: str,
+    provenance: dict[str, Any] | None = None,
+    history: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write a model checkpoint. ``stage`` names what produced it ("greedy-2", "e2e", ...)."""
+    from ghvae_env import __version__
+
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_type": getattr(model, "model_type", "ghvae"),
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "trained_modules": int(trained_modules),
+        "stage": stage,
+        "provenance": provenance or {},
+        "history": history or [],
+        "package_version": __version__,
+        "torch_version": str(torch.__version__),
+    }
+    if extra:
+        payload.update(extra)
+    return atomic_torch_save(payload, path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load and validate a checkpoint dict (no model built). Errors name the file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory; pass the .pt file (e.g. {path / 'model.pt'})")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as e:
+        raise CheckpointError(f"checkpoint {path} is truncated or not a torch checkpoint: {e}") from e
+    except Exception as e:  # weights_only refuses arbitrary pickled objects
+        raise CheckpointError(f"checkpoint {path} could not be loaded safely (weights_only=True): {e}") from e
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a ghvae-env checkpoint (missing format={FORMAT!r})")
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {path} has format_version {payload.get('format_version')}, "
+            f"this ghvae-env reads <= {FORMAT_VERSION}; upgrade ghvae-env"
+        )
+    for key in ("model_type", "config", "state_dict"):
+        if key not in payload:
+            raise CheckpointError(f"checkpoint {path} lacks the field {key!r}")
+    return payload
+
+
+def build_model(payload: dict[str, Any], path: str | os.PathLike = "<checkpoint>") -> nn.Module:
+    """Instantiate the model a checkpoint dict describes and load its weights strictly."""
+    types = MODEL_TYPES()
+    mtype = payload["model_type"]
+    if mtype not in types:
+        raise CheckpointError(f"checkpoint {path} has unknown model_type {mtype!r}; known: {sorted(types)}")
+    cls, cfg_cls = types[mtype]
+    try:
+        config = cfg_cls.from_dict(dict(payload["config"]))
+    except (ConfigError, TypeError) as e:
+        raise CheckpointError(f"checkpoint {path} has an invalid config: {e}") from e
+    model = cls(config)
+    own = model.state_dict()
+    sd = payload["state_dict"]
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint {path} does not match its config: missing keys {missing[:5]}"
+            f"{'...' if len(missing) > 5 else ''}, unexpected keys {unexpected[:5]}"
+            f"{'...' if len(unexpected) > 5 else ''}"
+        )
+    for k, v in sd.items():
+        if tuple(v.shape) != tuple(own[k].shape):
+            raise CheckpointError(
+                f"checkpoint {path}: tensor {k!r} has shape {tuple(v.shape)}, the config expects {tuple(own[k].shape)}"
+            )
+    model.load_state_dict(sd, strict=True)
+    return model
+
+
+def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> nn.Module:
+    """Load a trained model for inference (eval mode, no grad). ``path=None``: the bundled one."""
+    if path is None:
+        path = bundled_checkpoint_path()
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no bundled checkpoint at {path}; pass a checkpoint path written by `ghvae train`"
+            )
+    payload = read_checkpoint(path)
+    model = build_model(payload, path)
+    model.checkpoint_info = {k: payload.get(k) for k in ("trained_modules", "stage", "provenance", "history")}
+    model.checkpoint_info["path"] = str(path)
+    return model.to(device).eval().requires_grad_(False)

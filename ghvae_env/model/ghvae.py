@@ -1,0 +1,341 @@
+"""The Greedy Hierarchical VAE (seed section 3), read top to bottom.
+
+Encoder -> Decoder -> Prior -> Posterior -> GHVAEModule (one level) -> GHVAE (the stack).
+
+Notation (seed section 3): level 0 is the image x_t; module k = 1..K maps h^{k-1} -> h^k
+(H and W halved, channels grown). z^k_{t+1} has h^k's spatial size and C_Z^k channels.
+decoder_k maps (h^k_t, u^k_{t+1}) -> u^{k-1}_{t+1}, where u^K = z^K and u^0 = x_{t+1}.
+Only prior_K is used at test time; priors/posteriors of lower modules serve their own
+training stage (Fig. 2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ghvae_env.model.config import GHVAEConfig
+from ghvae_env.model.layers import ConvLSTMCell, ResBlock, conv_block
+
+__all__ = ["GHVAE", "GHVAEModule", "RolloutState", "gaussian_kl_fixed_q"]
+
+LSTMState = tuple[torch.Tensor, torch.Tensor]
+
+
+class Encoder(nn.Module):
+    """encoder_k: h^{k-1} (B x C_in x 2H x 2W) -> h^k (B x C_H^k x H x W)."""
+
+    def __init__(self, cin: int, cout: int, res_blocks: int, kernel: int) -> None:
+        super().__init__()
+        self.down = conv_block(cin, cout, kernel=4, stride=2)
+        self.res = nn.Sequential(*[ResBlock(cout, kernel) for _ in range(res_blocks)])
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.res(self.down(h))
+
+
+class Decoder(nn.Module):
+    """decoder_k: (h^k_t: B x C_H^k x H x W, u^k: B x C_Z^k x H x W) -> B x C_out x 2H x 2W.
+
+    ``C_out`` is 3 for decoder_1 (the next image, through a sigmoid) and C_Z^{k-1} for
+    k > 1, so that decoder_k can replace z^{k-1} as the input of decoder_{k-1} (DESIGN.md).
+    The skip input h^k_t lets the decoder "borrow information from the past" (section 3).
+    """
+
+    def __init__(self, c_h: int, c_z: int, c_up: int, c_out: int, res_blocks: int, kernel: int, image: bool) -> None:
+        super().__init__()
+        self.image = image
+        self.inp = conv_block(c_h + c_z, c_h, kernel)
+        self.res = nn.Sequential(*[ResBlock(c_h, kernel) for _ in range(res_blocks)])
+        self.up = conv_block(c_h, c_up, kernel)
+        self.out = nn.Conv2d(c_up, c_out, kernel, padding=kernel // 2)
+
+    def forward(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        y = self.res(self.inp(torch.cat([h, u], dim=1)))
+        y = self.up(F.interpolate(y, scale_factor=2.0, mode="nearest"))
+        y = self.out(y)
+        return torch.sigmoid(y) if self.image else y
+
+
+class Prior(nn.Module):
+    """prior_k: ConvLSTM on [h^k_t, a_t tiled] -> mean, std of z^k_{t+1} (section 3, "Prior")."""
+
+    def __init__(self, c_h: int, action_dim: int, c_lstm: int, c_z: int, kernel: int, min_std: float) -> None:
+        super().__init__()
+        self.min_std = min_std
+        self.inp = conv_block(c_h + action_dim, c_lstm, kernel)
+        self.lstm = ConvLSTMCell(c_lstm, c_lstm, kernel)
+        self.head = nn.Conv2d(c_lstm, 2 * c_z, kernel, padding=kernel // 2)
+
+    def step(
+        self, h: torch.Tensor, action: torch.Tensor | None, state: LSTMState | None
+    ) -> tuple[torch.Tensor, torch.Tensor, LSTMState]:
+        """h: B x C_H x H x W, action: B x A -> (mean, std): B x C_Z x H x W each, new state."""
+        if action is not None and action.shape[1] > 0:
+            tiled = action[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3])
+            h = torch.cat([h, tiled], dim=1)
+        y, state = self.lstm(self.inp(h), state)
+        mean, raw = self.head(y).chunk(2, dim=1)
+        return mean, F.softplus(raw) + self.min_std, state
+
+
+class Posterior(nn.Module):
+    """posterior_k (train only): ConvLSTM on h^k_{t+1} -> mean of z^k_{t+1}.
+
+    The std of q is the fixed ``config.posterior_std`` (seed, note under Eq. 2).
+    """
+
+    def __init__(self, c_h: int, c_lstm: int, c_z: int, kernel: int) -> None:
+        super().__init__()
+        self.inp = conv_block(c_h, c_lstm, kernel)
+        self.lstm = ConvLSTMCell(c_lstm, c_lstm, kernel)
+        self.head = nn.Conv2d(c_lstm, c_z, kernel, padding=kernel // 2)
+
+    def step(self, h_next: torch.Tensor, state: LSTMState | None) -> tuple[torch.Tensor, LSTMState]:
+        y, state = self.lstm(self.inp(h_next), state)
+        return self.head(y), state
+
+
+class GHVAEModule(nn.Module):
+    """Module k: encoder, decoder, prior, posterior (seed Fig. 2)."""
+
+    def __init__(self, config: GHVAEConfig, k: int) -> None:
+        super().__init__()
+        c = config
+        i = k - 1
+        cin = c.image_channels if k == 1 else c.hidden_channels[i - 1]
+        c_h, c_z, c_lstm = c.hidden_channels[i], c.latent_channels[i], c.lstm_channels[i]
+        # decoder_1 upsamples into a half-width full-resolution map before the RGB conv;
+        # decoder_k (k > 1) upsamples into C_H^{k-1}, mirroring the encoder.
+        c_up = max(c.hidden_channels[0] // 2, 8) if k == 1 else c.hidden_channels[i - 1]
+        c_out = c.image_channels if k == 1 else c.latent_channels[i - 1]
+        self.k = k
+        self.encoder = Encoder(cin, c_h, c.res_blocks, c.kernel_size)
+        self.decoder = Decoder(c_h, c_z, c_up, c_out, c.res_blocks, c.kernel_size, image=(k == 1))
+        self.prior = Prior(c_h, c.action_dim, c_lstm, c_z, c.kernel_size, c.min_prior_std)
+        self.posterior = Posterior(c_h, c_lstm, c_z, c.kernel_size)
+
+
+def gaussian_kl_fixed_q(mu_q: torch.Tensor, std_q: float, mu_p: torch.Tensor, std_p: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu_q, std_q^2) || N(mu_p, std_p^2)) elementwise, std_q a fixed constant (Eq. 2)."""
+    var_q = std_q * std_q
+    return torch.log(std_p / std_q) + (var_q + (mu_q - mu_p) ** 2) / (2.0 * std_p**2) - 0.5
+
+
+@dataclass
+class RolloutState:
+    """What one imagined step needs from the past: no history is re-run.
+
+    hiddens: h^1_t .. h^K_t of the current frame, each B x C_H^k x H^k x W^k.
+    prior: the ConvLSTM state of prior_K after consuming (h^K_t-1, a_t-1) and earlier.
+    frame: the current frame x_t, B x 3 x 64 x 64 in [0, 1].
+    """
+
+    hiddens: list[torch.Tensor]
+    prior: LSTMState | None
+    frame: torch.Tensor
+
+    def index(self, idx: torch.Tensor | slice | list[int]) -> RolloutState:
+        """The state of a subset of the batch."""
+        prior = None if self.prior is None else (self.prior[0][idx], self.prior[1][idx])
+        return RolloutState([h[idx] for h in self.hiddens], prior, self.frame[idx])
+
+    def assign(self, idx: torch.Tensor, other: RolloutState) -> None:
+        """Overwrite batch entries ``idx`` with ``other`` (used by vector-env resets)."""
+        for h, o in zip(self.hiddens, other.hiddens, strict=True):
+            h[idx] = o
+        self.frame[idx] = other.frame
+        if self.prior is None or other.prior is None:
+            raise ValueError("RolloutState.assign needs both states to have a prior LSTM state")
+        self.prior[0][idx] = other.prior[0]
+        self.prior[1][idx] = other.prior[1]
+
+
+class GHVAE(nn.Module):
+    """A K-module Greedy Hierarchical VAE for action-conditioned video prediction.
+
+    Training: :meth:`loss` computes the stage-k objective (Eq. 1-2) with modules < k frozen
+    by the trainer. Inference: :meth:`rollout` (whole clips) or :meth:`start` + :meth:`step`
+    (one frame at a time, what the env uses). Frames are float B x ... x 3 x 64 x 64 in [0, 1].
+    """
+
+    model_type = "ghvae"
+
+    def __init__(self, config: GHVAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.blocks = nn.ModuleList([GHVAEModule(config, k) for k in range(1, config.num_modules + 1)])
+
+    @property
+    def num_modules(self) -> int:
+        return len(self.blocks)
+
+    # ------------------------------------------------------------------ shared pieces
+    def encode(self, x: torch.Tensor, upto: int | None = None, no_grad_below: int = 0) -> list[torch.Tensor]:
+        """x: N x 3 x 64 x 64 -> [h^1, .., h^upto]; encoders k < no_grad_below run under no_grad."""
+        hs, h = [], x
+        for k in range(1, (upto or self.num_modules) + 1):
+            ctx = torch.no_grad() if k < no_grad_below else contextlib.nullcontext()
+            with ctx:
+                h = self.blocks[k - 1].encoder(h)
+            hs.append(h)
+        return hs
+
+    def decode(self, hiddens: list[torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+        """(h^1_t..h^k_t, z^k_{t+1}) -> x_{t+1} through decoders k..1 (DESIGN.md decoder chain)."""
+        u = z
+        for k in range(len(hiddens), 0, -1):
+            u = self.blocks[k - 1].decoder(hiddens[k - 1], u)
+        return u
+
+    def _prior_step(self, k: int, h: torch.Tensor, a: torch.Tensor | None, state: LSTMState | None):
+        if self.config.learned_prior:
+            return self.blocks[k - 1].prior.step(h, a, state)
+        c_z = self.config.latent_channels[k - 1]  # uniform prior N(0, I) (seed Table 6 ablation)
+        zeros = h.new_zeros(h.shape[0], c_z, h.shape[2], h.shape[3])
+        return zeros, torch.ones_like(zeros), state
+
+    # ------------------------------------------------------------------ training
+    def loss(
+        self,
+        frames: torch.Tensor,
+        actions: torch.Tensor,
+        stage: int | None = None,
+        frozen_below: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Stage-k negative ELBO (seed Eq. 1-2), teacher-forced over a clip.
+
+        frames: B x T x 3 x 64 x 64 in [0, 1]; actions: B x (T-1) x A.
+        stage: k, the module whose latent is used (default K). frozen_below: encoders of
+        modules < this run under no_grad (the trainer freezes their parameters); default
+        ``stage`` (greedy), 1 for end-to-end.
+        Returns loss, mse, kl (per frame, summed over latent dims), psnr, pred (B x T-1 x ...).
+        """
+        k = stage or self.num_modules
+        frozen_below = k if frozen_below is None else frozen_below
+        cfg = self.config
+        B, T = frames.shape[:2]
+        if T < 2:
+            raise ValueError(f"frames must hold at least 2 time steps, actual shape: {tuple(frames.shape)}")
+        hs = self.encode(frames.flatten(0, 1), upto=k, no_grad_below=frozen_below)
+        hs = [h.unflatten(0, (B, T)) for h in hs]  # each (B, T, C_H, H, W)
+        hk = hs[k - 1]
+        block = self.blocks[k - 1]
+
+        # posterior over h^k_{1..T-1}, prior over (h^k_{0..T-2}, a_{0..T-2}); recurrent in t.
+        mu_q, mu_p, std_p = [], [], []
+        sq = sp = None
+        for t in range(T - 1):
+            m, sq = block.posterior.step(hk[:, t + 1], sq)
+            mp, s, sp = self._prior_step(k, hk[:, t], actions[:, t], sp)
+            mu_q.append(m)
+            mu_p.append(mp)
+            std_p.append(s)
+        mu_q_t, mu_p_t, std_p_t = (torch.stack(v, 1) for v in (mu_q, mu_p, std_p))  # (B, T-1, C_Z, H, W)
+        eps = torch.randn(mu_q_t.shape, generator=generator, device=mu_q_t.device, dtype=mu_q_t.dtype)
+        z = mu_q_t + cfg.posterior_std * eps
+
+        skips = [h[:, :-1].flatten(0, 1) for h in hs]  # h^j_t for t = 0..T-2
+        pred = self.decode(skips, z.flatten(0, 1)).unflatten(0, (B, T - 1))  # (B, T-1, 3, 64, 64)
+        target = frames[:, 1:]
+        mse = F.mse_loss(pred, target)
+        kl = gaussian_kl_fixed_q(mu_q_t, cfg.posterior_std, mu_p_t, std_p_t).sum(dim=(2, 3, 4)).mean()
+        pixels = cfg.image_channels * cfg.image_size * cfg.image_size
+        loss = mse + cfg.beta * kl / pixels
+        with torch.no_grad():
+            frame_mse = (pred - target).pow(2).mean(dim=(2, 3, 4)).clamp_min(1e-10)
+            psnr = (-10.0 * torch.log10(frame_mse)).mean()
+        return {"loss": loss, "mse": mse, "kl": kl, "psnr": psnr, "pred": pred}
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def start(self, context_frames: torch.Tensor, context_actions: torch.Tensor | None = None) -> RolloutState:
+        """Consume the context: B x C x 3 x 64 x 64 frames and B x (C-1) x A actions.
+
+        Encodes every context frame and runs prior_K over the C-1 context transitions so
+        that its recurrent state has seen the past; returns the state at the last frame.
+        """
+        B, C = context_frames.shape[:2]
+        K = self.num_modules
+        hs = [h.unflatten(0, (B, C)) for h in self.encode(context_frames.flatten(0, 1))]
+        state = None
+        for t in range(C - 1):
+            a = None if context_actions is None else context_actions[:, t]
+            _, _, state = self._prior_step(K, hs[-1][:, t], a, state)
+        return RolloutState([h[:, -1] for h in hs], state, context_frames[:, -1])
+
+    @torch.no_grad()
+    def step(
+        self,
+        state: RolloutState,
+        action: torch.Tensor,
+        generator: torch.Generator | None = None,
+        sample: bool = True,
+    ) -> tuple[torch.Tensor, RolloutState]:
+        """One imagined step: sample z^K_{t+1} ~ prior_K(h^K_t, a_t), decode x_{t+1}, re-encode it.
+
+        action: B x A. Returns (x_{t+1}: B x 3 x 64 x 64, the new state). ``sample=False``
+        uses the prior mean.
+        """
+        K = self.num_modules
+        mean, std, prior = self._prior_step(K, state.hiddens[-1], action, state.prior)
+        if sample:
+            eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            z = mean + std * eps
+        else:
+            z = mean
+        frame = self.decode(state.hiddens, z)
+        return frame, RolloutState(self.encode(frame), prior, frame)
+
+    @torch.no_grad()
+    def rollout(
+        self,
+        context_frames: torch.Tensor,
+        actions: torch.Tensor,
+        num_samples: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Predict H frames after C context frames.
+
+        context_frames: B x C x 3 x 64 x 64 float in [0, 1] (C >= 1);
+        actions: B x (C-1+H) x A (the C-1 context transitions, then H future actions).
+        Returns B x H x 3 x 64 x 64, or B x N x H x 3 x 64 x 64 when num_samples = N > 1.
+        """
+        _check_rollout_inputs(self.config, context_frames, actions, num_samples)
+        B, C = context_frames.shape[:2]
+        H = actions.shape[1] - (C - 1)
+        if num_samples > 1:  # (B, ...) -> (B*N, ...), sample n of clip b at row b*N + n
+            context_frames = context_frames.repeat_interleave(num_samples, 0)
+            actions = actions.repeat_interleave(num_samples, 0)
+        state = self.start(context_frames, actions[:, : C - 1])
+        out = []
+        for t in range(H):
+            frame, state = self.step(state, actions[:, C - 1 + t], generator)
+            out.append(frame)
+        pred = torch.stack(out, 1)  # (B*N, H, 3, 64, 64)
+        return pred.unflatten(0, (B, num_samples)) if num_samples > 1 else pred
+
+
+def _check_rollout_inputs(cfg: GHVAEConfig, frames: torch.Tensor, actions: torch.Tensor, num_samples: int) -> None:
+    if not isinstance(frames, torch.Tensor) or not frames.is_floating_point():
+        raise TypeError(f"context_frames must be a float tensor in [0, 1], got {type(frames).__name__} "
+                        f"{getattr(frames, 'dtype', '')}")
+    shape = (cfg.image_channels, cfg.image_size, cfg.image_size)
+    if frames.ndim != 5 or tuple(frames.shape[2:]) != shape or frames.shape[1] < 1:
+        raise ValueError(f"context_frames must be B x C x {' x '.join(map(str, shape))} with C >= 1, "
+                         f"actual shape: {tuple(frames.shape)}")
+    if not isinstance(actions, torch.Tensor) or not actions.is_floating_point():
+        raise TypeError(f"actions must be a float tensor, got {type(actions).__name__} {getattr(actions, 'dtype', '')}")
+    B, C = frames.shape[:2]
+    if actions.ndim != 3 or actions.shape[0] != B or actions.shape[2] != cfg.action_dim or actions.shape[1] < C:
+        raise ValueError(f"actions must be B x (C-1+H) x {cfg.action_dim} with B={B}, C={C}, H >= 1, "
+                         f"actual shape: {tuple(actions.shape)}")
+    if not torch.isfinite(actions).all():
+        raise ValueError("actions contain NaN or inf")
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be an int >= 1, actual value: {num_samples!r}")

@@ -1,0 +1,381 @@
+"""Greedy module-by-module training (seed section 3, "Optimization"), e2e fine-tuning, DDP.
+
+Stage k trains module k only: modules < k are frozen (requires_grad False, eval mode, not
+in the optimizer, encoders under no_grad) while gradients still flow *through* their
+decoders into module k. After the greedy stages an optional end-to-end fine-tune trains all
+encoders and decoders plus module K's prior and posterior (seed Table 4, last row).
+
+Run layout (``--out RUN``):
+  RUN/stage_<k>.pt   model checkpoint after greedy stage k
+  RUN/model.pt       the final model (after fine-tuning when requested)
+  RUN/last.pt        training state (model, optimizer, phase, step) for ``--resume``
+  RUN/scalars.csv    step, phase, loss, mse, kl, psnr, lr, wall time
+  RUN/train_args.json  the arguments of the run
+
+Every batch is a pure function of (seed, phase, step, rank), so a run resumed after a
+SIGKILL repeats exactly the steps it lost and ends where an uninterrupted run ends.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ghvae_env.data.frames import to_float_chw
+from ghvae_env.model.checkpoint import atomic_torch_save, build_model, read_checkpoint, save_checkpoint
+from ghvae_env.model.config import GHVAEConfig
+from ghvae_env.model.ghvae import GHVAE
+
+__all__ = ["TrainConfig", "TrainError", "train", "stage_parameters", "freeze_for_stage", "Phase"]
+
+
+class TrainError(ValueError):
+    """Bad training arguments or an inconsistent run directory."""
+
+
+@dataclass
+class TrainConfig:
+    """Arguments of one ``ghvae train`` run."""
+
+    data: str
+    out: str
+    preset: str = "tiny"
+    modules: int | None = None  # total modules; default: the preset's
+    steps_per_module: int = 1000
+    finetune_e2e: int = 0  # end-to-end steps after the greedy stages (0: none)
+    batch_size: int = 16  # per process
+    lr: float = 1e-3  # Adam; the seed does not give one for our widths
+    finetune_lr: float = 2e-4  # smaller: fine-tuning must not undo the greedy solution
+    grad_clip: float = 1.0  # guards the KL term's early spikes
+    context: int = 2  # clip = context + horizon frames, teacher-forced in training
+    horizon: int = 8
+    checkpoint_every: int = 200
+    eval_clips: int = 64  # held-out clips scored after each stage
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    init_from: str | None = None  # checkpoint to stack onto (--from, with --add-modules)
+    add_modules: int = 0
+    beta: float | None = None
+    learned_prior: bool = True
+    progress: bool = True
+    overrides: dict[str, Any] = field(default_factory=dict)  # extra GHVAEConfig fields
+
+    def __post_init__(self) -> None:
+        def fail(name: str, expected: str, actual: Any) -> None:
+            raise TrainError(f"{name} must be {expected}, actual value: {actual!r}")
+
+        if self.steps_per_module < 0:
+            fail("steps_per_module", ">= 0", self.steps_per_module)
+        if self.finetune_e2e < 0:
+            fail("finetune_e2e", ">= 0", self.finetune_e2e)
+        if self.batch_size < 1:
+            fail("batch_size", ">= 1", self.batch_size)
+        if not self.lr > 0 or not self.finetune_lr > 0:
+            fail("lr", "> 0", (self.lr, self.finetune_lr))
+        if self.context < 1 or self.horizon < 1:
+            fail("context/horizon", ">= 1", (self.context, self.horizon))
+        if self.checkpoint_every < 1:
+            fail("checkpoint_every", ">= 1", self.checkpoint_every)
+        if self.add_modules < 0:
+            fail("add_modules", ">= 0", self.add_modules)
+        if self.add_modules and not self.init_from:
+            fail("init_from", "a checkpoint path when add_modules > 0 (--from CKPT)", self.init_from)
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            fail("device", "'auto', 'cpu' or 'cuda[:i]'", self.device)
+
+
+@dataclass(frozen=True)
+class Phase:
+    kind: str  # "greedy" or "e2e"
+    module: int  # greedy: the stage k; e2e: K
+    steps: int
+
+    @property
+    def name(self) -> str:
+        return f"greedy-{self.module}" if self.kind == "greedy" else "e2e"
+
+
+# ---------------------------------------------------------------------- freezing
+def freeze_for_stage(model: GHVAE, phase: Phase) -> list[nn.Parameter]:
+    """Set requires_grad / train mode for a phase; return the parameters to optimise.
+
+    greedy-k: module k trainable and in train mode; every other module frozen, eval mode.
+    e2e: all encoders and decoders plus module K's prior and posterior (the only latent
+    the K-module ELBO uses); lower priors/posteriors stay frozen.
+    """
+    K = model.num_modules
+    model.requires_grad_(False)
+    model.eval()
+    if phase.kind == "greedy":
+        block = model.blocks[phase.module - 1]
+        block.requires_grad_(True)
+        block.train()
+    else:
+        for k, block in enumerate(model.blocks, 1):
+            parts = [block.encoder, block.decoder]
+            if k == K:
+                parts += [block.prior, block.posterior]
+            for p in parts:
+                p.requires_grad_(True)
+                p.train()
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def stage_parameters(model: GHVAE, k: int) -> list[nn.Parameter]:
+    """The parameters greedy stage k optimises (exactly module k's)."""
+    return list(model.blocks[k - 1].parameters())
+
+
+class _Objective(nn.Module):
+    """Wraps model.loss so DDP sees one forward producing the scalar loss."""
+
+    def __init__(self, model: GHVAE, phase: Phase) -> None:
+        super().__init__()
+        self.model = model
+        self.stage = phase.module
+        self.frozen_below = phase.module if phase.kind == "greedy" else 1
+
+    def forward(self, frames: torch.Tensor, actions: torch.Tensor, generator: torch.Generator | None):
+        return self.model.loss(frames, actions, stage=self.stage, frozen_below=self.frozen_below, generator=generator)
+
+
+# ---------------------------------------------------------------------- distributed
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+
+
+def _init_distributed(device: torch.device) -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend=backend)
+    return _Dist(torch.distributed.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _pick_device(name: str, local_rank: int) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainError("device='cuda' requested but torch.cuda.is_available() is False")
+        name = f"cuda:{local_rank}"
+    return torch.device(name)
+
+
+# ---------------------------------------------------------------------- the loop
+def _phases(cfg: TrainConfig, first_module: int, K: int) -> list[Phase]:
+    phases = [Phase("greedy", k, cfg.steps_per_module) for k in range(first_module, K + 1)]
+    if cfg.finetune_e2e:
+        phases.append(Phase("e2e", K, cfg.finetune_e2e))
+    return phases
+
+
+def _batch(dataset, cfg: TrainConfig, phase_idx: int, step: int, rank: int, device: torch.device):
+    rng = np.random.default_rng([cfg.seed, phase_idx, step, rank])
+    frames, actions = dataset.sample_batch(cfg.batch_size, rng)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(rng.integers(2**62)))
+    return to_float_chw(frames, device), torch.as_tensor(actions, device=device), gen
+
+
+def _build_initial_model(cfg: TrainConfig, dist: _Dist) -> tuple[GHVAE, int, list[dict[str, Any]]]:
+    """A fresh model, or one stacked onto ``init_from`` (--add-modules). Returns first stage."""
+    if cfg.init_from:
+        payload = read_checkpoint(cfg.init_from)
+        base = build_model(payload, cfg.init_from)
+        if not isinstance(base, GHVAE):
+            raise TrainError(f"--from {cfg.init_from} is a {payload['model_type']} checkpoint, not a GHVAE")
+        k0 = base.num_modules
+        K = k0 + cfg.add_modules
+        if cfg.modules is not None and cfg.modules != K:
+            raise TrainError(f"--modules {cfg.modules} disagrees with --from ({k0} modules) + --add-modules {cfg.add_modules}")
+        config = base.config.with_modules(K)
+        model = GHVAE(config)
+        missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
+        if unexpected or any(not k.startswith(tuple(f"blocks.{j}." for j in range(k0, K))) for k in missing):
+            raise TrainError(f"--from {cfg.init_from}: weights do not fit the stacked model ({unexpected[:3]})")
+        return model, k0 + 1, list(payload.get("history", []))
+    overrides = dict(cfg.overrides)
+    if cfg.beta is not None:
+        overrides["beta"] = cfg.beta
+    overrides.setdefault("learned_prior", cfg.learned_prior)
+    overrides.setdefault("context_frames", cfg.context)
+    overrides.setdefault("horizon", cfg.horizon)
+    config = GHVAEConfig.preset(cfg.preset, num_modules=cfg.modules, **overrides)
+    return GHVAE(config), 1, []
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Run (or resume) a greedy training run. Returns a summary dict; writes RUN/ as above."""
+    from ghvae_env.data.dataset import VideoDataset  # heavy-ish; keeps `import ghvae_env` light
+    from ghvae_env.training.evaluate import evaluate_rollouts
+
+    dist = _init_distributed(torch.device("cuda" if cfg.device.startswith("cuda") else "cpu"))
+    device = _pick_device(cfg.device, dist.local_rank)
+    run = Path(cfg.out)
+    last = run / "last.pt"
+    if last.exists() and not cfg.resume:
+        raise TrainError(f"{run} already holds a run (last.pt); pass --resume to continue it or choose another --out")
+    if cfg.resume and not last.exists():
+        raise TrainError(f"--resume given but {last} does not exist")
+    if dist.main:
+        run.mkdir(parents=True, exist_ok=True)
+    dist.barrier()
+
+    window = cfg.context + cfg.horizon
+    train_ds = VideoDataset(cfg.data, window=window, split="train")
+    heldout_ds = VideoDataset(cfg.data, window=window, split="heldout")
+
+    if cfg.resume:
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        saved_args = state["train_args"]
+        for key in ("data", "preset", "modules", "steps_per_module", "finetune_e2e", "batch_size", "seed",
+                    "context", "horizon", "add_modules", "init_from"):
+            if saved_args.get(key) != getattr(cfg, key):
+                raise TrainError(
+                    f"--resume: {key} was {saved_args.get(key)!r} in {last}, now {getattr(cfg, key)!r}; "
+                    "resume with the original arguments"
+                )
+        model = build_model(state["model"], last)
+        first_module = int(state["first_module"])
+        history = list(state["model"].get("history", []))
+        phase_idx, start_step = int(state["phase_idx"]), int(state["step"])
+        opt_state = state["optimizer"]
+    else:
+        model, first_module, history = _build_initial_model(cfg, dist)
+        phase_idx, start_step, opt_state = 0, 0, None
+        if dist.main:
+            (run / "train_args.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    model.to(device)
+    K = model.num_modules
+    phases = _phases(cfg, first_module, K)
+    provenance = {"dataset": train_ds.provenance, "train_args": dataclasses.asdict(cfg), "world_size": dist.world}
+
+    csv_path = run / "scalars.csv"
+    summary: dict[str, Any] = {"run": str(run), "phases": []}
+    t_start = time.time()
+    for pi in range(phase_idx, len(phases)):
+        phase = phases[pi]
+        params = freeze_for_stage(model, phase)
+        lr = cfg.lr if phase.kind == "greedy" else cfg.finetune_lr
+        opt = torch.optim.Adam(params, lr=lr)
+        step0 = start_step if pi == phase_idx else 0
+        if opt_state is not None and pi == phase_idx:
+            opt.load_state_dict(opt_state)
+        objective: nn.Module = _Objective(model, phase)
+        if dist.world > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            objective = torch.nn.parallel.DistributedDataParallel(objective, device_ids=ids)
+        bar = _progress(cfg.progress and dist.main, phase, step0)
+        t_phase = time.time()
+        last_scalars: dict[str, float] = {}
+        for step in range(step0, phase.steps):
+            frames, actions, gen = _batch(train_ds, cfg, pi, step, dist.rank, device)
+            out = objective(frames, actions, gen)
+            opt.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            last_scalars = {k: float(out[k].detach()) for k in ("loss", "mse", "kl", "psnr")}
+            if not math.isfinite(last_scalars["loss"]):
+                raise TrainError(f"loss became {last_scalars['loss']} at {phase.name} step {step}; lower --lr")
+            if dist.main:
+                _log_csv(csv_path, {"phase": phase.name, "step": step + 1, **last_scalars,
+                                    "grad_norm": float(grad_norm), "lr": lr, "wall_s": round(time.time() - t_start, 3)})
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{last_scalars['loss']:.4f}", kl=f"{last_scalars['kl']:.1f}",
+                                    psnr=f"{last_scalars['psnr']:.2f}")
+            if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < phase.steps:
+                _save_state(last, model, opt, cfg, pi, step + 1, first_module, history, provenance, dist)
+        if bar is not None:
+            bar.close()
+        record = {"phase": phase.name, "steps": phase.steps, "wall_s": round(time.time() - t_phase, 1),
+                  **{f"final_{k}": v for k, v in last_scalars.items()}}
+        if dist.main:
+            model.eval()
+            ev = evaluate_rollouts(model, heldout_ds, context=cfg.context, horizon=cfg.horizon,
+                                   num_clips=cfg.eval_clips, seed=cfg.seed, device=device)
+            record["heldout"] = {k: ev[k] for k in ("psnr", "copy_last_psnr", "num_clips")}
+            print(f"[{phase.name}] held-out PSNR {ev['psnr']:.2f} dB vs copy-last {ev['copy_last_psnr']:.2f} dB "
+                  f"({ev['num_clips']} clips, context {cfg.context}, horizon {cfg.horizon})", flush=True)
+        history.append(record)
+        summary["phases"].append(record)
+        trained = phase.module
+        if dist.main:
+            if phase.kind == "greedy":
+                save_checkpoint(run / f"stage_{phase.module}.pt", model, trained_modules=trained,
+                                stage=phase.name, provenance=provenance, history=history)
+        # the next phase starts at step 0 with a fresh optimizer
+        _save_state(last, model, None, cfg, pi + 1, 0, first_module, history, provenance, dist)
+        opt_state = None
+    if dist.main:
+        final_stage = phases[-1].name if phases else f"greedy-{K}"
+        save_checkpoint(run / "model.pt", model, trained_modules=K, stage=final_stage,
+                        provenance=provenance, history=history)
+    dist.barrier()
+    summary["wall_s"] = round(time.time() - t_start, 1)
+    summary["model"] = str(run / "model.pt")
+    return summary
+
+
+def _save_state(path: Path, model: GHVAE, opt, cfg: TrainConfig, phase_idx: int, step: int,
+                first_module: int, history: list, provenance: dict, dist: _Dist) -> None:
+    if dist.main:
+        from ghvae_env.model.checkpoint import FORMAT, FORMAT_VERSION
+
+        state = {
+            "model": {"format": FORMAT, "format_version": FORMAT_VERSION, "model_type": model.model_type,
+                      "config": model.config.to_dict(),
+                      "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                      "history": history, "provenance": provenance},
+            "optimizer": None if opt is None else opt.state_dict(),
+            "phase_idx": phase_idx,
+            "step": step,
+            "first_module": first_module,
+            "train_args": dataclasses.asdict(cfg),
+        }
+        atomic_torch_save(state, path)
+    dist.barrier()
+
+
+def _log_csv(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def _progress(enabled: bool, phase: Phase, initial: int):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=phase.steps, initial=initial, desc=phase.name, dynamic_ncols=True)
