@@ -41,24 +41,40 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """decoder_k: (h^k_t: B x C_H^k x H x W, u^k: B x C_Z^k x H x W) -> B x C_out x 2H x 2W.
 
-    ``C_out`` is 3 for decoder_1 (the next image, through a sigmoid) and C_Z^{k-1} for
-    k > 1, so that decoder_k can replace z^{k-1} as the input of decoder_{k-1} (DESIGN.md).
-    The skip input h^k_t lets the decoder "borrow information from the past" (section 3).
+    ``C_out`` is 3 for decoder_1 (the next image) and C_Z^{k-1} for k > 1, so that
+    decoder_k can replace z^{k-1} as the input of decoder_{k-1} (DESIGN.md). The skip input
+    h^k_t lets the decoder "borrow information from the past" (section 3). With
+    ``pixel_skip``, decoder_1 borrows from the past at level 0 too: it emits RGB and a mask
+    m and predicts x_{t+1} = m * x_t + (1 - m) * rgb, so static background need not squeeze
+    through h^1 (our choice; the seed is silent on decoder internals).
     """
 
-    def __init__(self, c_h: int, c_z: int, c_up: int, c_out: int, res_blocks: int, kernel: int, image: bool) -> None:
+    def __init__(
+        self, c_h: int, c_z: int, c_up: int, c_out: int, res_blocks: int, kernel: int, image: bool, pixel_skip: bool
+    ) -> None:
         super().__init__()
         self.image = image
+        self.pixel_skip = image and pixel_skip
         self.inp = conv_block(c_h + c_z, c_h, kernel)
         self.res = nn.Sequential(*[ResBlock(c_h, kernel) for _ in range(res_blocks)])
         self.up = conv_block(c_h, c_up, kernel)
-        self.out = nn.Conv2d(c_up, c_out, kernel, padding=kernel // 2)
+        self.out = nn.Conv2d(c_up, c_out + int(self.pixel_skip), kernel, padding=kernel // 2)
+        if self.pixel_skip:
+            with torch.no_grad():  # start by mostly copying x_t: the right answer for most pixels
+                self.out.bias[-1].fill_(2.0)
 
-    def forward(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, u: torch.Tensor, prev_frame: torch.Tensor | None = None) -> torch.Tensor:
         y = self.res(self.inp(torch.cat([h, u], dim=1)))
         y = self.up(F.interpolate(y, scale_factor=2.0, mode="nearest"))
         y = self.out(y)
-        return torch.sigmoid(y) if self.image else y
+        if not self.image:
+            return y
+        if not self.pixel_skip:
+            return torch.sigmoid(y)
+        if prev_frame is None:
+            raise ValueError("decoder_1 with pixel_skip needs prev_frame (x_t)")
+        mask = torch.sigmoid(y[:, -1:])
+        return mask * prev_frame + (1.0 - mask) * torch.sigmoid(y[:, :-1])
 
 
 class Prior(nn.Module):
@@ -115,7 +131,9 @@ class GHVAEModule(nn.Module):
         c_out = c.image_channels if k == 1 else c.latent_channels[i - 1]
         self.k = k
         self.encoder = Encoder(cin, c_h, c.res_blocks, c.kernel_size)
-        self.decoder = Decoder(c_h, c_z, c_up, c_out, c.res_blocks, c.kernel_size, image=(k == 1))
+        self.decoder = Decoder(
+            c_h, c_z, c_up, c_out, c.res_blocks, c.kernel_size, image=(k == 1), pixel_skip=c.pixel_skip
+        )
         self.prior = Prior(c_h, c.action_dim, c_lstm, c_z, c.kernel_size, c.min_prior_std)
         self.posterior = Posterior(c_h, c_lstm, c_z, c.kernel_size)
 
@@ -185,12 +203,12 @@ class GHVAE(nn.Module):
             hs.append(h)
         return hs
 
-    def decode(self, hiddens: list[torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-        """(h^1_t..h^k_t, z^k_{t+1}) -> x_{t+1} through decoders k..1 (DESIGN.md decoder chain)."""
+    def decode(self, hiddens: list[torch.Tensor], z: torch.Tensor, prev_frame: torch.Tensor) -> torch.Tensor:
+        """(x_t, h^1_t..h^k_t, z^k_{t+1}) -> x_{t+1} through decoders k..1 (DESIGN.md decoder chain)."""
         u = z
-        for k in range(len(hiddens), 0, -1):
+        for k in range(len(hiddens), 1, -1):
             u = self.blocks[k - 1].decoder(hiddens[k - 1], u)
-        return u
+        return self.blocks[0].decoder(hiddens[0], u, prev_frame)
 
     def _prior_step(self, k: int, h: torch.Tensor, a: torch.Tensor | None, state: LSTMState | None):
         if self.config.learned_prior:
@@ -241,7 +259,7 @@ class GHVAE(nn.Module):
         z = mu_q_t + cfg.posterior_std * eps
 
         skips = [h[:, :-1].flatten(0, 1) for h in hs]  # h^j_t for t = 0..T-2
-        pred = self.decode(skips, z.flatten(0, 1)).unflatten(0, (B, T - 1))  # (B, T-1, 3, 64, 64)
+        pred = self.decode(skips, z.flatten(0, 1), frames[:, :-1].flatten(0, 1)).unflatten(0, (B, T - 1))  # (B, T-1, 3, 64, 64)
         target = frames[:, 1:]
         mse = F.mse_loss(pred, target)
         kl = gaussian_kl_fixed_q(mu_q_t, cfg.posterior_std, mu_p_t, std_p_t).sum(dim=(2, 3, 4)).mean()
@@ -289,7 +307,7 @@ class GHVAE(nn.Module):
             z = mean + std * eps
         else:
             z = mean
-        frame = self.decode(state.hiddens, z)
+        frame = self.decode(state.hiddens, z, state.frame)
         return frame, RolloutState(self.encode(frame), prior, frame)
 
     @torch.no_grad()

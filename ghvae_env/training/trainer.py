@@ -33,7 +33,12 @@ import torch
 from torch import nn
 
 from ghvae_env.data.frames import to_float_chw
-from ghvae_env.model.checkpoint import atomic_torch_save, build_model, read_checkpoint, save_checkpoint
+from ghvae_env.model.checkpoint import (
+    atomic_torch_save,
+    build_model,
+    read_checkpoint,
+    save_checkpoint,
+)
 from ghvae_env.model.config import GHVAEConfig
 from ghvae_env.model.ghvae import GHVAE
 

@@ -3,7 +3,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ghvae_env.model import GHVAE, CheckpointError, GHVAEConfig, load_model, read_checkpoint, save_checkpoint
+from ghvae_env.model import (
+    GHVAE,
+    CheckpointError,
+    GHVAEConfig,
+    load_model,
+    read_checkpoint,
+    save_checkpoint,
+)
 
 
 def _save(tmp_path, model, name="m.pt"):

@@ -22,7 +22,7 @@ def test_shapes_per_level(K):
     for k, h in enumerate(hs, 1):  # each encoder halves H, W and grows channels
         assert h.shape == (3, cfg.hidden_channels[k - 1], 64 // 2**k, 64 // 2**k)
     z = torch.randn(3, cfg.latent_channels[-1], 64 // 2**K, 64 // 2**K)
-    assert model.decode(hs, z).shape == (3, 3, 64, 64)
+    assert model.decode(hs, z, x).shape == (3, 3, 64, 64)
     # decoder_k emits a tensor of z^{k-1}'s shape (DESIGN.md decoder chain)
     for k in range(2, K + 1):
         u = model.blocks[k - 1].decoder(hs[k - 1], torch.randn(3, cfg.latent_channels[k - 1], *hs[k - 1].shape[2:]))
@@ -149,7 +149,7 @@ def test_config_validation_names_field(kwargs, field):
 def test_presets_and_with_modules():
     for name in ("tiny", "cpu-small", "paper-6"):
         cfg = GHVAEConfig.preset(name)
-        assert cfg.preset == name
+        assert cfg.preset_name == name
     cfg = GHVAEConfig.preset("tiny", num_modules=2)
     grown = cfg.with_modules(4)
     assert grown.num_modules == 4 and grown.hidden_channels[:2] == cfg.hidden_channels
