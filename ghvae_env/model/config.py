@@ -168,12 +168,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         lstm_channels=(8, 16, 32, 32, 64, 64),
         res_blocks=0,
     ),
-    # the bundled model: trains on 2 CPU cores in well under an hour.
+    # the bundled model: trains on 2 CPU cores in under an hour. Widths measured, B=8, T=10,
+    # one thread: 1.2-1.3 s per greedy step vs 2.2-2.7 s for (24, 48, 96) widths.
     "cpu-small": dict(
         num_modules=3,
-        hidden_channels=(24, 48, 96, 128, 192, 256),
-        latent_channels=(8, 12, 16, 16, 32, 32),
-        lstm_channels=(24, 48, 96, 128, 192, 256),
+        hidden_channels=(16, 32, 64, 128, 192, 256),
+        latent_channels=(4, 8, 16, 16, 32, 32),
+        lstm_channels=(16, 32, 64, 128, 192, 256),
         res_blocks=1,
     ),
     # the seed's 6-module setting, scaled for one GPU.

@@ -34,6 +34,11 @@ def evaluate_rollouts(
     Clips are drawn from ``dataset`` (windows of >= context + horizon frames) with a fixed seed,
     so every model is scored on the same clips. Returns mean PSNR, per-step PSNR curves for the
     model (one sample) and for copying the last context frame, and the clip count.
+
+    Action conditioning: each batch is also rolled out, with the same noise, under the future
+    actions of another clip (rolled by one within the batch). ``psnr_shuffled_actions`` below
+    ``psnr`` means the model's predictions follow the actions; ``action_response`` is the mean
+    absolute pixel difference (0..1) between the two predictions.
     """
     rng = np.random.default_rng(seed)
     n = min(num_clips, len(dataset))
@@ -42,19 +47,30 @@ def evaluate_rollouts(
     idx = rng.choice(len(dataset), size=n, replace=False)
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
-    model_psnr, copy_psnr = [], []
+    model_psnr, copy_psnr, shuffled_psnr, response = [], [], [], []
     for s in range(0, n, batch_size):
         items = [dataset[int(i)] for i in idx[s : s + batch_size]]
         frames = to_float_chw(np.stack([it["frames"][: context + horizon] for it in items]), device)
         actions = torch.as_tensor(np.stack([it["actions"][: context + horizon - 1] for it in items]), device=device)
-        pred = model.rollout(frames[:, :context], actions, generator=gen)  # (B, H, 3, 64, 64)
+        noise_seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=device))
+        pred = model.rollout(frames[:, :context], actions,
+                             generator=torch.Generator(device=device).manual_seed(noise_seed))  # (B, H, 3, 64, 64)
         target = frames[:, context:]
         model_psnr.append(frame_psnr(pred, target))
         copy_psnr.append(frame_psnr(frames[:, context - 1 : context].expand_as(target), target))
+        if len(items) > 1:
+            other = actions.clone()
+            other[:, context - 1 :] = actions[:, context - 1 :].roll(1, dims=0)
+            alt = model.rollout(frames[:, :context], other,
+                                generator=torch.Generator(device=device).manual_seed(noise_seed))
+            shuffled_psnr.append(frame_psnr(alt, target))
+            response.append((alt - pred).abs().mean(dim=(1, 2, 3, 4)))
     mp, cp = torch.cat(model_psnr), torch.cat(copy_psnr)  # (N, H)
     return {
         "psnr": float(mp.mean()),
         "copy_last_psnr": float(cp.mean()),
+        "psnr_shuffled_actions": float(torch.cat(shuffled_psnr).mean()) if shuffled_psnr else float("nan"),
+        "action_response": float(torch.cat(response).mean()) if response else float("nan"),
         "psnr_per_step": [round(float(v), 3) for v in mp.mean(0)],
         "copy_last_psnr_per_step": [round(float(v), 3) for v in cp.mean(0)],
         "num_clips": int(n),

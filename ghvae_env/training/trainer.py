@@ -210,6 +210,7 @@ def _batch(dataset, cfg: TrainConfig, phase_idx: int, step: int, rank: int, devi
 
 def _build_initial_model(cfg: TrainConfig, dist: _Dist) -> tuple[GHVAE, int, list[dict[str, Any]]]:
     """A fresh model, or one stacked onto ``init_from`` (--add-modules). Returns first stage."""
+    torch.manual_seed(cfg.seed)  # initial weights are part of the run's seed
     if cfg.init_from:
         payload = read_checkpoint(cfg.init_from)
         base = build_model(payload, cfg.init_from)
@@ -237,7 +238,7 @@ def _build_initial_model(cfg: TrainConfig, dist: _Dist) -> tuple[GHVAE, int, lis
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run (or resume) a greedy training run. Returns a summary dict; writes RUN/ as above."""
-    from ghvae_env.data.dataset import VideoDataset  # heavy-ish; keeps `import ghvae_env` light
+    from ghvae_env.data.dataset import EmptySplitError, VideoDataset
     from ghvae_env.training.evaluate import evaluate_rollouts
 
     dist = _init_distributed(torch.device("cuda" if cfg.device.startswith("cuda") else "cpu"))
@@ -254,7 +255,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     window = cfg.context + cfg.horizon
     train_ds = VideoDataset(cfg.data, window=window, split="train")
-    heldout_ds = VideoDataset(cfg.data, window=window, split="heldout")
+    try:
+        heldout_ds = VideoDataset(cfg.data, window=window, split="heldout")
+    except EmptySplitError as e:  # tiny datasets may hold out nothing: train, but say so
+        heldout_ds = None
+        if dist.main:
+            print(f"warning: no held-out evaluation: {e}", flush=True)
 
     if cfg.resume:
         state = torch.load(last, map_location="cpu", weights_only=True)
@@ -322,7 +328,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             bar.close()
         record = {"phase": phase.name, "steps": phase.steps, "wall_s": round(time.time() - t_phase, 1),
                   **{f"final_{k}": v for k, v in last_scalars.items()}}
-        if dist.main:
+        if dist.main and heldout_ds is not None:
             model.eval()
             ev = evaluate_rollouts(model, heldout_ds, context=cfg.context, horizon=cfg.horizon,
                                    num_clips=cfg.eval_clips, seed=cfg.seed, device=device)

@@ -1,0 +1,205 @@
+"""What ``GHVAE-RoboNet-v0`` loads from disk, loaded once per process.
+
+* the model checkpoint (``ghvae_env/assets/ghvae_tabletop_cpu-small.pt`` when none is given),
+  cached per (file, device) so that ``gym.make_vec(..., num_envs=256)`` or 256 single envs
+  share one set of weights;
+* the held-out context clips (``ghvae_env/assets/heldout_clips.npz``): arrays ``frames``
+  uint8 ``N x L x 64 x 64 x 3`` and ``actions`` float32 ``N x (L-1) x 4`` from held-out
+  tabletop trajectories; envs draw their starting context from them.
+
+Both caches are keyed by the resolved path *and* the file's size and modification time, so
+a checkpoint rewritten in place (a training run writing its next stage) is loaded afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ghvae_env.model.checkpoint import bundled_checkpoint_path, load_model
+from ghvae_env.model.ghvae import GHVAE
+
+__all__ = [
+    "ClipsError",
+    "HeldoutClips",
+    "bundled_clips_path",
+    "load_clips",
+    "save_clips",
+    "load_model_cached",
+    "resolve_device",
+    "FRAME_SHAPE",
+    "ACTION_DIM",
+]
+
+BUNDLED_CLIPS = "heldout_clips.npz"
+FRAME_SHAPE = (64, 64, 3)  # DESIGN.md: channel-last RGB observations
+ACTION_DIM = 4  # DESIGN.md: eef dx, dy, dz, gripper
+_CACHE_SIZE = 4  # a few (checkpoint, device) pairs: e.g. a trained model and a baseline
+
+
+def bundled_clips_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "assets" / BUNDLED_CLIPS
+
+
+class ClipsError(ValueError):
+    """A clips file or clip arrays of the wrong format (names the file and the array)."""
+
+
+# ---------------------------------------------------------------------------- device
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else must name a usable device."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(
+            f'device must be "auto", "cpu", "cuda" or "cuda:N", actual value: {device!r}'
+        ) from e
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist"
+            )
+    return dev
+
+
+# ---------------------------------------------------------------------------- model
+def _file_key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _load_model(path: str, size: int, mtime_ns: int, device: str) -> GHVAE:
+    del size, mtime_ns  # cache key only: a rewritten file has a new key
+    model = load_model(path, device=device)
+    if not isinstance(model, GHVAE):
+        raise TypeError(f"checkpoint {path} holds a {type(model).__name__}, not a GHVAE")
+    return model
+
+
+def load_model_cached(checkpoint: str | os.PathLike | None, device: torch.device) -> GHVAE:
+    """The GHVAE in ``checkpoint`` (None: the bundled one) on ``device``, loaded once per process.
+
+    The returned model is shared: it is in eval mode with gradients off and must not be
+    modified. Raises FileNotFoundError naming the path when the file does not exist.
+    """
+    if checkpoint is None:
+        path = bundled_checkpoint_path()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no bundled GHVAE checkpoint at {path}; pass checkpoint=<path to a .pt written "
+                "by `ghvae train`> to gym.make"
+            )
+    else:
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise FileNotFoundError(f"GHVAE checkpoint not found: {path}")
+    return _load_model(*_file_key(path), str(device))
+
+
+# ---------------------------------------------------------------------------- clips
+@dataclass(frozen=True)
+class HeldoutClips:
+    """Context clips: ``frames`` uint8 N x L x 64 x 64 x 3, ``actions`` float32 N x (L-1) x 4.
+
+    The arrays are read-only (shared between every env of the process); copy before editing.
+    """
+
+    frames: np.ndarray
+    actions: np.ndarray
+    path: str
+
+    @property
+    def num_clips(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def length(self) -> int:
+        return int(self.frames.shape[1])
+
+
+def _check_clip_arrays(frames: np.ndarray, actions: np.ndarray, where: str) -> None:
+    if frames.dtype != np.uint8:
+        raise ClipsError(f"{where}: 'frames' must be uint8, actual value: dtype {frames.dtype}")
+    if frames.ndim != 5 or frames.shape[2:] != FRAME_SHAPE or frames.shape[0] < 1 or frames.shape[1] < 2:
+        raise ClipsError(
+            f"{where}: 'frames' must have shape (N, L, 64, 64, 3) with N >= 1 and L >= 2, "
+            f"actual value: shape {frames.shape}"
+        )
+    if not np.issubdtype(actions.dtype, np.floating):
+        raise ClipsError(f"{where}: 'actions' must be float, actual value: dtype {actions.dtype}")
+    n, length = frames.shape[:2]
+    if actions.shape != (n, length - 1, ACTION_DIM):
+        raise ClipsError(
+            f"{where}: 'actions' must have shape (N, L-1, {ACTION_DIM}) = ({n}, {length - 1}, "
+            f"{ACTION_DIM}) to match 'frames', actual value: shape {actions.shape}"
+        )
+    if not np.all(np.isfinite(actions)):
+        raise ClipsError(f"{where}: 'actions' contains NaN or inf")
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _load_clips(path: str, size: int, mtime_ns: int) -> HeldoutClips:
+    del size, mtime_ns
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files if name in ("frames", "actions")}
+            names = sorted(data.files)
+    except Exception as e:  # zipfile.BadZipFile, OSError, pickled object arrays, ...
+        raise ClipsError(f"clips file {path} is not a readable .npz of arrays: {e}") from e
+    missing = {"frames", "actions"} - set(arrays)
+    if missing:
+        raise ClipsError(f"clips file {path} lacks the array(s) {sorted(missing)}; it holds {names}")
+    frames, actions = arrays["frames"], arrays["actions"]
+    _check_clip_arrays(frames, actions, f"clips file {path}")
+    actions = actions.astype(np.float32, copy=False)
+    frames.flags.writeable = False
+    actions.flags.writeable = False
+    return HeldoutClips(frames, actions, path)
+
+
+def load_clips(clips: str | os.PathLike | None) -> HeldoutClips:
+    """Load and validate a clips ``.npz`` (None: the bundled one), once per process."""
+    path = bundled_clips_path() if clips is None else Path(clips)
+    if not path.is_file():
+        hint = (
+            "; pass clips=<path to an .npz with 'frames' and 'actions'> or give the context "
+            "with reset(options={'context_frames': ..., 'context_actions': ...})"
+        )
+        what = "no bundled held-out clips at" if clips is None else "clips file not found:"
+        raise FileNotFoundError(f"{what} {path}{hint}")
+    return _load_clips(*_file_key(path))
+
+
+def save_clips(path: str | os.PathLike, frames: np.ndarray, actions: np.ndarray) -> Path:
+    """Validate and atomically write a clips ``.npz`` (the format :func:`load_clips` reads).
+
+    frames: uint8 N x L x 64 x 64 x 3; actions: float N x (L-1) x 4 (stored as float32).
+    """
+    frames, actions = np.asarray(frames), np.asarray(actions)
+    _check_clip_arrays(frames, actions, "save_clips")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, frames=frames, actions=actions.astype(np.float32))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path

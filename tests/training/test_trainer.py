@@ -1,0 +1,154 @@
+"""Greedy trainer: freezing is real, resume after SIGKILL, stacking, e2e fine-tune, DDP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ghvae_env.model import GHVAE, GHVAEConfig, load_model
+from ghvae_env.training import Phase, TrainConfig, TrainError, freeze_for_stage, train
+from ghvae_env.training.trainer import stage_parameters
+
+FAST = dict(preset="tiny", batch_size=2, context=2, horizon=3, eval_clips=4, progress=False)
+
+
+def _params(model: GHVAE, k: int) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.blocks[k - 1].named_parameters()}
+
+
+def test_freeze_for_stage_trains_only_module_k():
+    model = GHVAE(GHVAEConfig.preset("tiny", num_modules=3))
+    params = freeze_for_stage(model, Phase("greedy", 2, 1))
+    assert {id(p) for p in params} == {id(p) for p in stage_parameters(model, 2)}
+    assert all(not p.requires_grad for k in (1, 3) for p in model.blocks[k - 1].parameters())
+    assert not model.blocks[0].training and model.blocks[1].training
+    # e2e: every encoder/decoder + the top prior/posterior; lower priors stay frozen
+    params = freeze_for_stage(model, Phase("e2e", 3, 1))
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert any(n.startswith("blocks.0.encoder") for n in names)
+    assert not any(n.startswith("blocks.0.prior") for n in names)
+    assert any(n.startswith("blocks.2.prior") for n in names)
+
+
+def test_greedy_stage_leaves_frozen_module_bitwise_and_grads_flow_through_decoders(tiny_model):
+    model = GHVAE(GHVAEConfig.preset("tiny"))
+    model.load_state_dict(tiny_model.state_dict())
+    before = _params(model, 1)
+    params = freeze_for_stage(model, Phase("greedy", 2, 1))
+    opt = torch.optim.Adam(params, lr=1e-2)
+    frames, actions = torch.rand(2, 4, 3, 64, 64), torch.rand(2, 3, 4)
+    for _ in range(2):
+        out = model.loss(frames, actions, stage=2)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+    after = _params(model, 1)
+    assert all(torch.equal(before[n], after[n]) for n in before)
+    assert all(p.grad is None for p in model.blocks[0].parameters())
+    # module 2's decoder got gradient *through* frozen decoder 1 (its only path to pixels)
+    assert model.blocks[1].decoder.out.weight.grad.abs().sum() > 0
+
+
+def test_two_stage_run_writes_checkpoints_and_freezes(toy_data, tmp_path):
+    run = tmp_path / "run"
+    summary = train(TrainConfig(data=toy_data, out=str(run), steps_per_module=3, checkpoint_every=2, **FAST))
+    for name in ("stage_1.pt", "stage_2.pt", "model.pt", "last.pt", "scalars.csv", "train_args.json"):
+        assert (run / name).exists(), name
+    s1, final = load_model(run / "stage_1.pt"), load_model(run / "model.pt")
+    assert s1.checkpoint_info["stage"] == "greedy-1" and final.checkpoint_info["trained_modules"] == 2
+    # module 1 is bitwise what stage 1 ended with
+    for (n, a), (_, b) in zip(s1.blocks[0].state_dict().items(), final.blocks[0].state_dict().items(), strict=True):
+        assert torch.equal(a, b), n
+    # module 2 moved during stage 2
+    assert any(not torch.equal(a, b) for a, b in zip(s1.blocks[1].parameters(), final.blocks[1].parameters(), strict=True))
+    assert [p["phase"] for p in summary["phases"]] == ["greedy-1", "greedy-2"]
+    assert "copy_last_psnr" in summary["phases"][0]["heldout"]
+    prov = final.checkpoint_info["provenance"]
+    assert prov["dataset"]["format"] == "shards" and prov["train_args"]["steps_per_module"] == 3
+    rows = (run / "scalars.csv").read_text().splitlines()
+    assert rows[0].startswith("phase,step,loss,mse,kl,psnr") and len(rows) == 1 + 6
+
+
+def test_add_modules_and_finetune(toy_data, tmp_path):
+    base = tmp_path / "base"
+    train(TrainConfig(data=toy_data, out=str(base), modules=1, steps_per_module=2, **FAST))
+    m1 = load_model(base / "model.pt")
+    run = tmp_path / "stacked"
+    summary = train(TrainConfig(data=toy_data, out=str(run), init_from=str(base / "model.pt"), add_modules=1,
+                                steps_per_module=2, finetune_e2e=2, **FAST))
+    assert [p["phase"] for p in summary["phases"]] == ["greedy-2", "e2e"]
+    s2 = load_model(run / "stage_2.pt")
+    assert s2.num_modules == 2
+    for a, b in zip(m1.blocks[0].parameters(), s2.blocks[0].parameters(), strict=True):
+        assert torch.equal(a, b)  # stacking kept module 1 frozen
+    final = load_model(run / "model.pt")
+    assert final.checkpoint_info["stage"] == "e2e"
+    assert any(not torch.equal(a, b) for a, b in zip(s2.blocks[0].parameters(), final.blocks[0].parameters(), strict=True))
+
+
+def test_bad_arguments(toy_data, tmp_path):
+    with pytest.raises(TrainError, match="batch_size"):
+        TrainConfig(data=toy_data, out=str(tmp_path), batch_size=0)
+    with pytest.raises(TrainError, match="init_from"):
+        TrainConfig(data=toy_data, out=str(tmp_path), add_modules=1)
+    with pytest.raises(TrainError, match="--resume"):
+        train(TrainConfig(data=toy_data, out=str(tmp_path / "none"), resume=True, **FAST))
+    run = tmp_path / "r"
+    train(TrainConfig(data=toy_data, out=str(run), steps_per_module=1, **FAST))
+    with pytest.raises(TrainError, match="already holds a run"):
+        train(TrainConfig(data=toy_data, out=str(run), steps_per_module=1, **FAST))
+    with pytest.raises(TrainError, match="seed was 0"):
+        train(TrainConfig(data=toy_data, out=str(run), steps_per_module=1, resume=True, seed=1, **FAST))
+    with pytest.raises(FileNotFoundError):
+        train(TrainConfig(data=str(tmp_path / "no-data"), out=str(tmp_path / "x"), **FAST))
+
+
+def _cli(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "ghvae_env", "train", *args]
+
+
+def test_resume_after_sigkill_matches_uninterrupted_run(toy_data, tmp_path):
+    common = ["--data", toy_data, "--preset", "tiny", "--modules", "1", "--steps-per-module", "40",
+              "--batch-size", "2", "--horizon", "3", "--checkpoint-every", "5", "--eval-clips", "2", "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ref = tmp_path / "ref"
+    subprocess.run(_cli([*common, "--out", str(ref)]), check=True, env=env, capture_output=True)
+
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(_cli([*common, "--out", str(run)]), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    csv = run / "scalars.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill once a checkpoint exists and training went past it
+        if (run / "last.pt").exists() and csv.exists() and len(csv.read_text().splitlines()) > 12:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = torch.load(run / "last.pt", weights_only=True)
+    assert saved["step"] % 5 == 0 and 5 <= saved["step"] < 40, saved["step"]
+    assert not (run / "model.pt").exists()
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+    subprocess.run(_cli([*common, "--out", str(run), "--resume"]), check=True, env=env, capture_output=True)
+    a, b = load_model(ref / "model.pt"), load_model(run / "model.pt")
+    for (n, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(x, y), f"{n} differs after resume"
+
+
+def test_ddp_two_processes_gloo(toy_data, tmp_path):
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+           "-m", "ghvae_env", "train", "--data", toy_data, "--out", str(run), "--preset", "tiny", "--modules", "1",
+           "--steps-per-module", "2", "--batch-size", "1", "--horizon", "3", "--eval-clips", "2", "--no-progress",
+           "--device", "cpu"]
+    res = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr[-3000:]
+    model = load_model(run / "model.pt")
+    assert model.checkpoint_info["provenance"]["world_size"] == 2
