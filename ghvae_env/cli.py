@@ -16,6 +16,7 @@ __all__ = ["main", "build_parser"]
 # (module providing add_parser) in the order they appear in --help
 _SUBCOMMAND_MODULES = [
     "ghvae_env.data.generate",
+    "ghvae_env.data.visualize",
     "ghvae_env.training.cli",
 ]
 

@@ -132,7 +132,12 @@ class HeldoutClips:
 def _check_clip_arrays(frames: np.ndarray, actions: np.ndarray, where: str) -> None:
     if frames.dtype != np.uint8:
         raise ClipsError(f"{where}: 'frames' must be uint8, actual value: dtype {frames.dtype}")
-    if frames.ndim != 5 or frames.shape[2:] != FRAME_SHAPE or frames.shape[0] < 1 or frames.shape[1] < 2:
+    if (
+        frames.ndim != 5
+        or frames.shape[2:] != FRAME_SHAPE
+        or frames.shape[0] < 1
+        or frames.shape[1] < 2
+    ):
         raise ClipsError(
             f"{where}: 'frames' must have shape (N, L, 64, 64, 3) with N >= 1 and L >= 2, "
             f"actual value: shape {frames.shape}"
@@ -160,7 +165,9 @@ def _load_clips(path: str, size: int, mtime_ns: int) -> HeldoutClips:
         raise ClipsError(f"clips file {path} is not a readable .npz of arrays: {e}") from e
     missing = {"frames", "actions"} - set(arrays)
     if missing:
-        raise ClipsError(f"clips file {path} lacks the array(s) {sorted(missing)}; it holds {names}")
+        raise ClipsError(
+            f"clips file {path} lacks the array(s) {sorted(missing)}; it holds {names}"
+        )
     frames, actions = arrays["frames"], arrays["actions"]
     _check_clip_arrays(frames, actions, f"clips file {path}")
     actions = actions.astype(np.float32, copy=False)

@@ -190,7 +190,9 @@ def _parse_context(
                 f"{c} context frames), actual value: shape {a.shape}"
             )
         if not np.all(np.isfinite(a)):
-            raise InvalidOptionError("options['context_actions'] must be finite, actual value: contains NaN or inf")
+            raise InvalidOptionError(
+                "options['context_actions'] must be finite, actual value: contains NaN or inf"
+            )
         a = np.clip(a, -1.0, 1.0).astype(np.float32)
     return np.array(f, copy=True), a
 
@@ -209,8 +211,14 @@ def check_env_kwargs(
         raise InvalidOptionError(
             f"render_mode must be None or one of {render_modes}, actual value: {render_mode!r}"
         )
-    if not isinstance(context_frames, int) or isinstance(context_frames, bool) or context_frames < 1:
-        raise InvalidOptionError(f"context_frames must be an int >= 1, actual value: {context_frames!r}")
+    if (
+        not isinstance(context_frames, int)
+        or isinstance(context_frames, bool)
+        or context_frames < 1
+    ):
+        raise InvalidOptionError(
+            f"context_frames must be an int >= 1, actual value: {context_frames!r}"
+        )
     for name, value in (("sample", sample), ("goal_from_clip", goal_from_clip)):
         if not isinstance(value, bool):
             raise InvalidOptionError(f"{name} must be a bool, actual value: {value!r}")
@@ -247,8 +255,9 @@ def start_rollout(
     materialise the zero state prior_K starts from (what ConvLSTMCell uses for ``None``),
     so that vector envs can merge states with :meth:`RolloutState.assign`.
     """
+    frames = frames if frames.flags.writeable else frames.copy()  # clips are read-only
     ctx = to_float_chw(frames, device)  # (B, C, 3, 64, 64)
-    state = model.start(ctx, torch.as_tensor(actions, dtype=torch.float32, device=device))
+    state = model.start(ctx, torch.tensor(actions, dtype=torch.float32, device=device))
     if state.prior is None:
         h = state.hiddens[-1]  # (B, C_H^K, H^K, W^K)
         shape = (h.shape[0], model.config.lstm_channels[-1], h.shape[2], h.shape[3])

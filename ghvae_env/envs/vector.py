@@ -1,0 +1,359 @@
+"""``GHVAERoboNetVectorEnv``: N imagined envs stepped by ONE batched ``GHVAE.step``.
+
+``gym.make_vec("GHVAE-RoboNet-v0", num_envs=N)`` builds this class (the registration's
+``vector_entry_point`` is Gymnasium's default when present); ``vectorization_mode="sync"``
+instead builds N :class:`~ghvae_env.envs.ghvae_env.GHVAERoboNetEnv` sharing one model.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from ghvae_env.data.frames import to_uint8_hwc
+from ghvae_env.envs.assets import (
+    ACTION_DIM,
+    FRAME_SHAPE,
+    HeldoutClips,
+    load_clips,
+    load_model_cached,
+    resolve_device,
+)
+from ghvae_env.envs.ghvae_env import (
+    MAX_EPISODE_STEPS,
+    InvalidActionError,
+    InvalidOptionError,
+    ResetRequest,
+    check_clip_index,
+    check_clip_length,
+    check_env_kwargs,
+    draw_seed,
+    goal_reward,
+    parse_reset_options,
+    start_rollout,
+)
+from ghvae_env.model.ghvae import GHVAE, RolloutState
+
+__all__ = ["GHVAERoboNetVectorEnv"]
+
+
+def _validate_actions(actions: Any, num_envs: int) -> np.ndarray:
+    """Check a batch of actions; return it clipped to [-1, 1] as float32 ``N x 4`` (new array)."""
+    try:
+        a = np.asarray(actions)
+    except Exception as e:  # ragged sequences and the like
+        raise InvalidActionError(
+            f"actions must be a float array of shape ({num_envs}, {ACTION_DIM}), "
+            f"actual value: {type(actions).__name__}"
+        ) from e
+    if not np.issubdtype(a.dtype, np.floating):
+        raise InvalidActionError(f"actions must have a float dtype, actual value: dtype {a.dtype}")
+    if a.shape != (num_envs, ACTION_DIM):
+        raise InvalidActionError(
+            f"actions must have shape ({num_envs}, {ACTION_DIM}), actual value: shape {a.shape}"
+        )
+    bad = ~np.isfinite(a).all(axis=1)
+    if bad.any():
+        raise InvalidActionError(
+            f"actions must be finite, actual value: NaN or inf in envs {np.flatnonzero(bad).tolist()}"
+        )
+    return np.clip(a, -1.0, 1.0).astype(np.float32)
+
+
+class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
+    """``num_envs`` copies of ``GHVAE-RoboNet-v0`` as rows of one batched model rollout.
+
+    Each sub-environment behaves like :class:`~ghvae_env.envs.ghvae_env.GHVAERoboNetEnv`
+    under ``TimeLimit(max_episode_steps)`` (see its docstring for spaces, rewards, options),
+    with these vector specifics:
+
+    * **One forward per step**: ``step`` runs one ``GHVAE.step`` on the ``N x ...`` state;
+      sub-envs that start a new episode are (re)started with one batched ``GHVAE.start`` and
+      merged in with :meth:`RolloutState.assign`.
+    * **Autoreset** ``AutoresetMode.NEXT_STEP`` (Gymnasium's default, which every vector
+      wrapper accepts): when sub-env i ends (``truncated[i]``; it never terminates), the
+      *next* ``step`` ignores ``actions[i]``, resets sub-env i and returns its first
+      observation with reward 0, ``terminated = truncated = False`` and its reset info.
+    * **Seeds**: ``reset(seed=s)`` seeds sub-env i with ``s + i``; a list gives one seed
+      (or None) per sub-env; None keeps each sub-env's generator. Sub-env i then draws its
+      clips exactly as a single env reset with the same seed, so the first observations
+      match. z^K is drawn from ONE ``torch.Generator`` for the batch (``GHVAE.step`` takes
+      one generator), seeded at every ``reset()`` call from seeds drawn from the reset
+      sub-envs: sampled frames follow the same distribution as N single envs and are
+      reproducible under the same seeds, but are not the single envs' exact samples.
+    * **Partial reset**: ``reset(options={"reset_mask": m})`` (bool ``(N,)``) resets only the
+      sub-envs where ``m`` is True (and cancels their pending autoreset), as in
+      ``SyncVectorEnv``; the other rows of the returned observation are their current frames.
+    * **Options**: ``context_frames``, ``context_actions``, ``goal_image``, ``clip_index`` as
+      in the single env, each either one value for every sub-env or batched with a leading
+      ``N`` dimension; rows of sub-envs outside ``reset_mask`` are ignored. Autoresets take
+      no options: a goal then comes from ``goal_from_clip`` or is cleared.
+    * **Info**: ``step``, ``clip_index``, ``goal_distance`` as arrays with Gymnasium's
+      boolean ``_key`` masks saying which sub-envs hold a value.
+
+    Arguments are those of the single env plus ``num_envs`` and ``max_episode_steps`` (30 by
+    default, as registered; None: never truncate).
+    """
+
+    metadata = {
+        "render_modes": ["rgb_array"],
+        "render_fps": 10,
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
+
+    def __init__(
+        self,
+        num_envs: int,
+        checkpoint: str | os.PathLike | None = None,
+        clips: str | os.PathLike | None = None,
+        device: str | torch.device = "auto",
+        context_frames: int = 2,
+        render_mode: str | None = None,
+        sample: bool = True,
+        goal_from_clip: bool = False,
+        max_episode_steps: int | None = MAX_EPISODE_STEPS,
+    ) -> None:
+        if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
+            raise InvalidOptionError(f"num_envs must be an int >= 1, actual value: {num_envs!r}")
+        if max_episode_steps is not None and (
+            not isinstance(max_episode_steps, int)
+            or isinstance(max_episode_steps, bool)
+            or max_episode_steps < 1
+        ):
+            raise InvalidOptionError(
+                f"max_episode_steps must be an int >= 1 or None, actual value: {max_episode_steps!r}"
+            )
+        check_env_kwargs(
+            context_frames=context_frames,
+            render_mode=render_mode,
+            sample=sample,
+            goal_from_clip=goal_from_clip,
+            clips=clips,
+            render_modes=self.metadata["render_modes"],
+        )
+        self.num_envs = num_envs
+        self.render_mode = render_mode
+        self.context_frames = context_frames
+        self.sample = sample
+        self.goal_from_clip = goal_from_clip
+        self.max_episode_steps = max_episode_steps
+        self.device = resolve_device(device)
+        self.model: GHVAE = load_model_cached(checkpoint, self.device)
+
+        self.single_observation_space = spaces.Box(0, 255, FRAME_SHAPE, np.uint8)
+        self.single_action_space = spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+
+        self._clips_path = clips
+        self._clips: HeldoutClips | None = None
+        self._rngs: list[np.random.Generator | None] = [None] * num_envs
+        self._generator = torch.Generator(device=self.device)
+        self._state: RolloutState | None = None
+        self._obs: np.ndarray | None = None  # (N, 64, 64, 3)
+        self._steps = np.zeros(num_envs, dtype=np.int64)
+        self._goals = np.zeros((num_envs, *FRAME_SHAPE), dtype=np.uint8)
+        self._has_goal = np.zeros(num_envs, dtype=bool)
+        self._autoreset = np.zeros(num_envs, dtype=bool)
+
+    # ------------------------------------------------------------------ gym API
+    def reset(
+        self,
+        *,
+        seed: int | list[int | None] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        n = self.num_envs
+        options = dict(options) if options is not None else {}
+        mask = self._reset_mask(options.pop("reset_mask", None))
+        seeds = self._seed_list(seed)
+        req = parse_reset_options(options, lead=(n,))
+        if req.context_frames is None:
+            clips = self.clips
+            if req.clip_index is not None:
+                check_clip_index(clips, req.clip_index[mask])
+        # validated: from here on nothing raises on user input
+        for i in np.flatnonzero(mask):
+            if seeds[i] is not None or self._rngs[i] is None:
+                self._rngs[i], _ = seeding.np_random(seeds[i])
+        info = self._restart(mask, req, reseed=True)
+        self._autoreset[mask] = False
+        assert self._obs is not None
+        return self._obs.copy(), info
+
+    @torch.no_grad()
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if self._state is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        a = _validate_actions(actions, self.num_envs)
+        a_t = torch.as_tensor(a, device=self.device)  # (N, 4)
+        _, self._state = self.model.step(
+            self._state, a_t, generator=self._generator, sample=self.sample
+        )
+        self._steps += 1
+        restart = self._autoreset.copy()  # NEXT_STEP: these rows start their next episode now
+        info: dict[str, Any] = {}
+        if restart.any():  # also refreshes self._obs
+            info = self._restart(restart, ResetRequest(), reseed=False)
+        else:
+            self._obs = to_uint8_hwc(self._state.frame)  # (N, 64, 64, 3)
+        assert self._obs is not None
+
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        goal_distance = np.zeros(self.num_envs, dtype=np.float64)
+        if self._has_goal.any():
+            g = self._has_goal
+            goal_distance[g] = -goal_reward(self._obs[g], self._goals[g])
+            rewards[g & ~restart] = -goal_distance[g & ~restart]
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        if self.max_episode_steps is not None:
+            truncated = (self._steps >= self.max_episode_steps) & ~restart
+        self._autoreset = terminated | truncated
+
+        info["step"], info["_step"] = self._steps.copy(), np.ones(self.num_envs, dtype=bool)
+        if self._has_goal.any():
+            info["goal_distance"], info["_goal_distance"] = goal_distance, self._has_goal.copy()
+        return self._obs.copy(), rewards, terminated, truncated, info
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() called without a render_mode; make the env with "
+                'render_mode="rgb_array" to get frames'
+            )
+            return None
+        if self._obs is None:
+            raise gym.error.ResetNeeded("call reset() before render()")
+        return tuple(self._obs.copy())
+
+    def close_extras(self, **kwargs: Any) -> None:
+        self._state = None  # the model stays in the per-process cache
+
+    # ---------------------------------------------------------------- extras
+    @property
+    def clips(self) -> HeldoutClips:
+        """The held-out context clips (read-only arrays), loaded on first use."""
+        if self._clips is None:
+            clips = load_clips(self._clips_path)
+            check_clip_length(clips, self.context_frames)
+            self._clips = clips
+        return self._clips
+
+    @property
+    def goal_images(self) -> np.ndarray:
+        """``N x 64 x 64 x 3`` copy of the goals (rows without a goal are zeros)."""
+        return self._goals.copy()
+
+    @property
+    def has_goal(self) -> np.ndarray:
+        return self._has_goal.copy()
+
+    # -------------------------------------------------------------- helpers
+    def _reset_mask(self, mask: Any) -> np.ndarray:
+        n = self.num_envs
+        if mask is None:
+            return np.ones(n, dtype=bool)
+        if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (n,):
+            raise InvalidOptionError(
+                f"options['reset_mask'] must be a bool numpy array of shape ({n},), actual "
+                f"value: {type(mask).__name__} {getattr(mask, 'dtype', '')} {getattr(mask, 'shape', '')}"
+            )
+        if not mask.any():
+            raise InvalidOptionError(
+                "options['reset_mask'] must select at least one sub-env, actual value: all False"
+            )
+        if self._state is None and not mask.all():
+            raise gym.error.ResetNeeded("call reset() without reset_mask before a partial reset")
+        return mask.copy()
+
+    def _seed_list(self, seed: int | list[int | None] | None) -> list[int | None]:
+        n = self.num_envs
+        if seed is None:
+            return [None] * n
+        if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
+            return [int(seed) + i for i in range(n)]
+        if (
+            isinstance(seed, list | tuple)
+            and len(seed) == n
+            and all(
+                s is None or (isinstance(s, int | np.integer) and not isinstance(s, bool))
+                for s in seed
+            )
+        ):
+            return [None if s is None else int(s) for s in seed]
+        raise InvalidOptionError(
+            f"seed must be None, an int or a list of {n} ints/None, actual value: {seed!r}"
+        )
+
+    def _restart(self, mask: np.ndarray, req: ResetRequest, *, reseed: bool) -> dict[str, Any]:
+        """Start new episodes in the sub-envs of ``mask``; update state, obs, goals; return info.
+
+        Per sub-env, the draws from its generator mirror the single env's reset: the clip
+        index (unless given), then a torch seed. ``reseed``: seed the batch generator from
+        those torch seeds (explicit resets); autoresets keep its stream.
+        """
+        n = self.num_envs
+        rows = np.flatnonzero(mask)
+        clip_index = np.full(n, -1, dtype=np.int64)
+        torch_seeds: list[int] = []
+        frames_rows, actions_rows = [], []
+        for i in rows:
+            rng = self._rngs[i]
+            assert rng is not None
+            if req.context_frames is not None:
+                frames_rows.append(req.context_frames[i])
+                actions_rows.append(req.context_actions[i])  # type: ignore[index]
+            else:
+                clips = self.clips
+                idx = (
+                    int(req.clip_index[i])
+                    if req.clip_index is not None
+                    else int(rng.integers(clips.num_clips))
+                )
+                clip_index[i] = idx
+                frames_rows.append(clips.frames[idx, : self.context_frames])
+                actions_rows.append(clips.actions[idx, : self.context_frames - 1])
+            torch_seeds.append(draw_seed(rng))
+        if reseed:
+            seq = np.random.SeedSequence(torch_seeds)
+            self._generator.manual_seed(int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1)))
+
+        frames = np.stack(frames_rows)  # (B, C, 64, 64, 3)
+        new = start_rollout(self.model, frames, np.stack(actions_rows), self.device)
+        if self._state is None or mask.all():
+            self._state = new
+        else:
+            self._state.assign(torch.as_tensor(rows, device=self.device), new)
+        self._obs = to_uint8_hwc(self._state.frame)  # (N, 64, 64, 3)
+
+        drawn = clip_index >= 0
+        if req.goal_image is not None:
+            self._goals[mask] = req.goal_image[mask]
+            self._has_goal[mask] = True
+        elif self.goal_from_clip:
+            self._goals[drawn] = self.clips.frames[clip_index[drawn], -1]
+            self._has_goal[mask] = drawn[mask]
+        else:
+            self._has_goal[mask] = False
+        self._steps[mask] = 0
+
+        info: dict[str, Any] = {"step": self._steps.copy(), "_step": mask.copy()}
+        if drawn.any():
+            info["clip_index"], info["_clip_index"] = clip_index, drawn
+        with_goal = mask & self._has_goal
+        if with_goal.any():
+            dist = np.zeros(n, dtype=np.float64)
+            dist[with_goal] = -goal_reward(self._obs[with_goal], self._goals[with_goal])
+            info["goal_distance"], info["_goal_distance"] = dist, with_goal
+        return info
