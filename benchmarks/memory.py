@@ -32,14 +32,22 @@ def _scaled(cfg: GHVAEConfig, scale: float) -> GHVAEConfig:
     def s(t):
         return tuple(max(4, int(round(c * scale / 4)) * 4) for c in t)
 
-    return dataclasses.replace(cfg, hidden_channels=s(cfg.hidden_channels), lstm_channels=s(cfg.lstm_channels))
+    return dataclasses.replace(
+        cfg, hidden_channels=s(cfg.hidden_channels), lstm_channels=s(cfg.lstm_channels)
+    )
 
 
 def _measure(cfg: GHVAEConfig, kind: str, args) -> dict:
     torch.manual_seed(0)
     model = GHVAE(cfg)
-    phase = Phase("greedy", cfg.num_modules, 1) if kind == "greedy" else Phase("e2e", cfg.num_modules, 1)
-    return measure_step_memory(model, phase, batch_size=args.batch_size, window=args.window, device=args.device)
+    phase = (
+        Phase("greedy", cfg.num_modules, 1)
+        if kind == "greedy"
+        else Phase("e2e", cfg.num_modules, 1)
+    )
+    return measure_step_memory(
+        model, phase, batch_size=args.batch_size, window=args.window, device=args.device
+    )
 
 
 def largest_fitting(base: GHVAEConfig, kind: str, budget: int, args) -> dict:
@@ -49,27 +57,48 @@ def largest_fitting(base: GHVAEConfig, kind: str, budget: int, args) -> dict:
         mid = (lo + hi) / 2
         r = _measure(_scaled(base, mid), kind, args)
         if r["total"] <= budget:
-            lo, best = mid, {"width_scale": round(mid, 3), "params": r["params_total"], "step_bytes": r["total"]}
+            lo, best = (
+                mid,
+                {
+                    "width_scale": round(mid, 3),
+                    "params": r["params_total"],
+                    "step_bytes": r["total"],
+                },
+            )
         else:
             hi = mid
     return best or {"width_scale": None, "params": 0, "step_bytes": None}
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="cpu-small", help="width preset (tiny | cpu-small | paper-6)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--preset", default="cpu-small", help="width preset (tiny | cpu-small | paper-6)"
+    )
     p.add_argument("--modules", default="1,2,3,4,5,6", help="comma-separated K values")
     p.add_argument("--batch-size", type=int, default=8, help="clips per step")
     p.add_argument("--window", type=int, default=10, help="frames per clip (context + horizon)")
-    p.add_argument("--budget-mib", type=float, default=512.0, help="memory budget for the largest-model search")
+    p.add_argument(
+        "--budget-mib", type=float, default=512.0, help="memory budget for the largest-model search"
+    )
     p.add_argument("--budget-modules", type=int, default=6, help="K for the largest-model search")
     p.add_argument("--search-steps", type=int, default=6, help="binary-search iterations")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="benchmarks/results/memory.json")
-    p.add_argument("--quick", action="store_true", help="smoke run: tiny preset, K=1,2, small batch")
+    p.add_argument(
+        "--quick", action="store_true", help="smoke run: tiny preset, K=1,2, small batch"
+    )
     args = p.parse_args(argv)
     if args.quick:
-        args.preset, args.modules, args.batch_size, args.window, args.search_steps = "tiny", "1,2", 2, 4, 2
+        args.preset, args.modules, args.batch_size, args.window, args.search_steps = (
+            "tiny",
+            "1,2",
+            2,
+            4,
+            2,
+        )
         args.budget_modules, args.budget_mib = 2, 64.0
     ks = [int(k) for k in args.modules.split(",")]
     t0 = time.time()
@@ -77,19 +106,37 @@ def main(argv: list[str] | None = None) -> int:
     for K in ks:
         cfg = GHVAEConfig.preset(args.preset, num_modules=K)
         g, e = _measure(cfg, "greedy", args), _measure(cfg, "e2e", args)
-        rows.append({"K": K, "params": g["params_total"], "greedy": g, "e2e": e, "ratio_e2e_over_greedy": e["total"] / g["total"]})
-        print(f"K={K} params={g['params_total'] / 1e6:.2f}M greedy {g['total'] / MiB:8.1f} MiB  e2e {e['total'] / MiB:8.1f} MiB"
-              f"  e2e/greedy {e['total'] / g['total']:.2f}", flush=True)
+        rows.append(
+            {
+                "K": K,
+                "params": g["params_total"],
+                "greedy": g,
+                "e2e": e,
+                "ratio_e2e_over_greedy": e["total"] / g["total"],
+            }
+        )
+        print(
+            f"K={K} params={g['params_total'] / 1e6:.2f}M greedy {g['total'] / MiB:8.1f} MiB  e2e {e['total'] / MiB:8.1f} MiB"
+            f"  e2e/greedy {e['total'] / g['total']:.2f}",
+            flush=True,
+        )
     base = GHVAEConfig.preset(args.preset, num_modules=args.budget_modules)
     budget = int(args.budget_mib * MiB)
     fit = {kind: largest_fitting(base, kind, budget, args) for kind in ("greedy", "e2e")}
-    print(f"largest {args.budget_modules}-module model within {args.budget_mib:.0f} MiB: "
-          f"greedy {fit['greedy']['params'] / 1e6:.2f}M params, e2e {fit['e2e']['params'] / 1e6:.2f}M params")
+    print(
+        f"largest {args.budget_modules}-module model within {args.budget_mib:.0f} MiB: "
+        f"greedy {fit['greedy']['params'] / 1e6:.2f}M params, e2e {fit['e2e']['params'] / 1e6:.2f}M params"
+    )
     result = {
-        "command": "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
+        "command": "python "
+        + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
         "config": vars(args),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "torch": str(torch.__version__),
-                    "device": args.device},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "torch": str(torch.__version__),
+            "device": args.device,
+        },
         "date": time.strftime("%Y-%m-%d"),
         "rows": rows,
         "largest_fitting": {"budget_mib": args.budget_mib, "modules": args.budget_modules, **fit},

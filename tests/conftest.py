@@ -25,7 +25,22 @@ def toy_data(tmp_path_factory) -> str:
     from ghvae_env.cli import main
 
     out = tmp_path_factory.mktemp("toy")
-    rc = main(["generate", "--scene", "toy", "--out", str(out), "--episodes", "12", "--steps", "12",
-               "--seed", "0", "--episodes-per-shard", "4"])
+    rc = main(
+        [
+            "generate",
+            "--scene",
+            "toy",
+            "--out",
+            str(out),
+            "--episodes",
+            "12",
+            "--steps",
+            "12",
+            "--seed",
+            "0",
+            "--episodes-per-shard",
+            "4",
+        ]
+    )
     assert rc == 0
     return str(out)

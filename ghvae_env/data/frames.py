@@ -12,7 +12,9 @@ import torch
 __all__ = ["to_float_chw", "to_uint8_hwc"]
 
 
-def to_float_chw(frames: np.ndarray | torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
+def to_float_chw(
+    frames: np.ndarray | torch.Tensor, device: torch.device | str | None = None
+) -> torch.Tensor:
     """uint8 ``... x H x W x 3`` -> float32 ``... x 3 x H x W`` in [0, 1]."""
     t = torch.as_tensor(np.ascontiguousarray(frames) if isinstance(frames, np.ndarray) else frames)
     if t.dtype != torch.uint8:

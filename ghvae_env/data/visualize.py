@@ -32,12 +32,18 @@ def contact_sheet(
         )
     ds = VideoDataset(data, window=2, split="all")
     rng = np.random.default_rng(seed)
-    picks = rng.choice(ds.num_trajectories, size=min(trajectories, ds.num_trajectories), replace=False)
+    picks = rng.choice(
+        ds.num_trajectories, size=min(trajectories, ds.num_trajectories), replace=False
+    )
     pad = 2
     rows = []
     for i in sorted(picks):
         frames = ds.trajectories[int(i)][0][::every][:frames_per_row]  # (n, 64, 64, 3)
-        frames = np.pad(frames, ((0, frames_per_row - len(frames)), (pad, pad), (pad, pad), (0, 0)), constant_values=255)
+        frames = np.pad(
+            frames,
+            ((0, frames_per_row - len(frames)), (pad, pad), (pad, pad), (0, 0)),
+            constant_values=255,
+        )
         rows.append(np.concatenate(list(frames), axis=1))
     grid = np.concatenate(rows, axis=0)
     grid = np.kron(grid, np.ones((scale, scale, 1), dtype=np.uint8))
@@ -58,4 +64,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--every", type=int, default=3, help="show every n-th frame")
     p.add_argument("--scale", type=int, default=2, help="integer upscaling")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=lambda a: print(contact_sheet(a.data, a.out, a.trajectories, a.frames, a.every, a.scale, a.seed)))
+    p.set_defaults(
+        func=lambda a: print(
+            contact_sheet(a.data, a.out, a.trajectories, a.frames, a.every, a.scale, a.seed)
+        )
+    )

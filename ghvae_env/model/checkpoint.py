@@ -106,15 +106,21 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if path.is_dir():
-        raise CheckpointError(f"checkpoint {path} is a directory; pass the .pt file (e.g. {path / 'model.pt'})")
+        raise CheckpointError(
+            f"checkpoint {path} is a directory; pass the .pt file (e.g. {path / 'model.pt'})"
+        )
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as e:
-        raise CheckpointError(f"checkpoint {path} is truncated or not a torch checkpoint: {e}") from e
+        raise CheckpointError(
+            f"checkpoint {path} is truncated or not a torch checkpoint: {e}"
+        ) from e
     except Exception as e:  # weights_only refuses arbitrary pickled objects
-        raise CheckpointError(f"checkpoint {path} could not be loaded safely (weights_only=True): {e}") from e
+        raise CheckpointError(
+            f"checkpoint {path} could not be loaded safely (weights_only=True): {e}"
+        ) from e
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a ghvae-env checkpoint (missing format={FORMAT!r})")
     if payload.get("format_version", 0) > FORMAT_VERSION:
@@ -133,7 +139,9 @@ def build_model(payload: dict[str, Any], path: str | os.PathLike = "<checkpoint>
     types = MODEL_TYPES()
     mtype = payload["model_type"]
     if mtype not in types:
-        raise CheckpointError(f"checkpoint {path} has unknown model_type {mtype!r}; known: {sorted(types)}")
+        raise CheckpointError(
+            f"checkpoint {path} has unknown model_type {mtype!r}; known: {sorted(types)}"
+        )
     cls, cfg_cls = types[mtype]
     try:
         config = cfg_cls.from_dict(dict(payload["config"]))
@@ -159,7 +167,9 @@ def build_model(payload: dict[str, Any], path: str | os.PathLike = "<checkpoint>
     return model
 
 
-def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> nn.Module:
+def load_model(
+    path: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+) -> nn.Module:
     """Load a trained model for inference (eval mode, no grad). ``path=None``: the bundled one."""
     if path is None:
         path = bundled_checkpoint_path()
@@ -169,6 +179,8 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
             )
     payload = read_checkpoint(path)
     model = build_model(payload, path)
-    model.checkpoint_info = {k: payload.get(k) for k in ("trained_modules", "stage", "provenance", "history")}
+    model.checkpoint_info = {
+        k: payload.get(k) for k in ("trained_modules", "stage", "provenance", "history")
+    }
     model.checkpoint_info["path"] = str(path)
     return model.to(device).eval().requires_grad_(False)

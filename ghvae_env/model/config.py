@@ -121,7 +121,9 @@ class GHVAEConfig:
         k = base.pop("num_modules") if num_modules is None else num_modules
         base.pop("num_modules", None)
         if not isinstance(k, int) or not 1 <= k <= MAX_MODULES:
-            raise ConfigError(f"num_modules must be an int in [1, {MAX_MODULES}], actual value: {k!r}")
+            raise ConfigError(
+                f"num_modules must be an int in [1, {MAX_MODULES}], actual value: {k!r}"
+            )
         for key in ("hidden_channels", "latent_channels", "lstm_channels"):
             base[key] = tuple(base[key][:k])
         base.update(overrides)
@@ -130,16 +132,23 @@ class GHVAEConfig:
     def with_modules(self, k: int) -> GHVAEConfig:
         """This config with K modules: truncated, or extended by doubling widths (capped)."""
         if not isinstance(k, int) or not 1 <= k <= MAX_MODULES:
-            raise ConfigError(f"num_modules must be an int in [1, {MAX_MODULES}], actual value: {k!r}")
+            raise ConfigError(
+                f"num_modules must be an int in [1, {MAX_MODULES}], actual value: {k!r}"
+            )
         if self.preset_name in PRESETS:
             table = PRESETS[self.preset_name]
-            grown = {n: list(getattr(self, n)) + list(table[n][self.num_modules : k]) for n in _PER_MODULE}
+            grown = {
+                n: list(getattr(self, n)) + list(table[n][self.num_modules : k])
+                for n in _PER_MODULE
+            }
         else:
             grown = {n: list(getattr(self, n)) for n in _PER_MODULE}
         for n, cap in (("hidden_channels", 512), ("latent_channels", 64), ("lstm_channels", 512)):
             while len(grown[n]) < k:  # seed: channels grow with depth; cap keeps 1x1 levels sane
                 grown[n].append(min(2 * grown[n][-1], cap))
-        return dataclasses.replace(self, num_modules=k, **{n: tuple(v[:k]) for n, v in grown.items()})
+        return dataclasses.replace(
+            self, num_modules=k, **{n: tuple(v[:k]) for n, v in grown.items()}
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -50,7 +50,15 @@ class Decoder(nn.Module):
     """
 
     def __init__(
-        self, c_h: int, c_z: int, c_up: int, c_out: int, res_blocks: int, kernel: int, image: bool, pixel_skip: bool
+        self,
+        c_h: int,
+        c_z: int,
+        c_up: int,
+        c_out: int,
+        res_blocks: int,
+        kernel: int,
+        image: bool,
+        pixel_skip: bool,
     ) -> None:
         super().__init__()
         self.image = image
@@ -63,7 +71,9 @@ class Decoder(nn.Module):
             with torch.no_grad():  # start by mostly copying x_t: the right answer for most pixels
                 self.out.bias[-1].fill_(2.0)
 
-    def forward(self, h: torch.Tensor, u: torch.Tensor, prev_frame: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, h: torch.Tensor, u: torch.Tensor, prev_frame: torch.Tensor | None = None
+    ) -> torch.Tensor:
         y = self.res(self.inp(torch.cat([h, u], dim=1)))
         y = self.up(F.interpolate(y, scale_factor=2.0, mode="nearest"))
         y = self.out(y)
@@ -80,7 +90,9 @@ class Decoder(nn.Module):
 class Prior(nn.Module):
     """prior_k: ConvLSTM on [h^k_t, a_t tiled] -> mean, std of z^k_{t+1} (section 3, "Prior")."""
 
-    def __init__(self, c_h: int, action_dim: int, c_lstm: int, c_z: int, kernel: int, min_std: float) -> None:
+    def __init__(
+        self, c_h: int, action_dim: int, c_lstm: int, c_z: int, kernel: int, min_std: float
+    ) -> None:
         super().__init__()
         self.min_std = min_std
         self.inp = conv_block(c_h + action_dim, c_lstm, kernel)
@@ -132,13 +144,22 @@ class GHVAEModule(nn.Module):
         self.k = k
         self.encoder = Encoder(cin, c_h, c.res_blocks, c.kernel_size)
         self.decoder = Decoder(
-            c_h, c_z, c_up, c_out, c.res_blocks, c.kernel_size, image=(k == 1), pixel_skip=c.pixel_skip
+            c_h,
+            c_z,
+            c_up,
+            c_out,
+            c.res_blocks,
+            c.kernel_size,
+            image=(k == 1),
+            pixel_skip=c.pixel_skip,
         )
         self.prior = Prior(c_h, c.action_dim, c_lstm, c_z, c.kernel_size, c.min_prior_std)
         self.posterior = Posterior(c_h, c_lstm, c_z, c.kernel_size)
 
 
-def gaussian_kl_fixed_q(mu_q: torch.Tensor, std_q: float, mu_p: torch.Tensor, std_p: torch.Tensor) -> torch.Tensor:
+def gaussian_kl_fixed_q(
+    mu_q: torch.Tensor, std_q: float, mu_p: torch.Tensor, std_p: torch.Tensor
+) -> torch.Tensor:
     """KL(N(mu_q, std_q^2) || N(mu_p, std_p^2)) elementwise, std_q a fixed constant (Eq. 2)."""
     var_q = std_q * std_q
     return torch.log(std_p / std_q) + (var_q + (mu_q - mu_p) ** 2) / (2.0 * std_p**2) - 0.5
@@ -186,14 +207,18 @@ class GHVAE(nn.Module):
     def __init__(self, config: GHVAEConfig) -> None:
         super().__init__()
         self.config = config
-        self.blocks = nn.ModuleList([GHVAEModule(config, k) for k in range(1, config.num_modules + 1)])
+        self.blocks = nn.ModuleList(
+            [GHVAEModule(config, k) for k in range(1, config.num_modules + 1)]
+        )
 
     @property
     def num_modules(self) -> int:
         return len(self.blocks)
 
     # ------------------------------------------------------------------ shared pieces
-    def encode(self, x: torch.Tensor, upto: int | None = None, no_grad_below: int = 0) -> list[torch.Tensor]:
+    def encode(
+        self, x: torch.Tensor, upto: int | None = None, no_grad_below: int = 0
+    ) -> list[torch.Tensor]:
         """x: N x 3 x 64 x 64 -> [h^1, .., h^upto]; encoders k < no_grad_below run under no_grad."""
         hs, h = [], x
         for k in range(1, (upto or self.num_modules) + 1):
@@ -203,7 +228,9 @@ class GHVAE(nn.Module):
             hs.append(h)
         return hs
 
-    def decode(self, hiddens: list[torch.Tensor], z: torch.Tensor, prev_frame: torch.Tensor) -> torch.Tensor:
+    def decode(
+        self, hiddens: list[torch.Tensor], z: torch.Tensor, prev_frame: torch.Tensor
+    ) -> torch.Tensor:
         """(x_t, h^1_t..h^k_t, z^k_{t+1}) -> x_{t+1} through decoders k..1 (DESIGN.md decoder chain)."""
         u = z
         for k in range(len(hiddens), 1, -1):
@@ -239,7 +266,9 @@ class GHVAE(nn.Module):
         cfg = self.config
         B, T = frames.shape[:2]
         if T < 2:
-            raise ValueError(f"frames must hold at least 2 time steps, actual shape: {tuple(frames.shape)}")
+            raise ValueError(
+                f"frames must hold at least 2 time steps, actual shape: {tuple(frames.shape)}"
+            )
         hs = self.encode(frames.flatten(0, 1), upto=k, no_grad_below=frozen_below)
         hs = [h.unflatten(0, (B, T)) for h in hs]  # each (B, T, C_H, H, W)
         hk = hs[k - 1]
@@ -254,15 +283,25 @@ class GHVAE(nn.Module):
             mu_q.append(m)
             mu_p.append(mp)
             std_p.append(s)
-        mu_q_t, mu_p_t, std_p_t = (torch.stack(v, 1) for v in (mu_q, mu_p, std_p))  # (B, T-1, C_Z, H, W)
-        eps = torch.randn(mu_q_t.shape, generator=generator, device=mu_q_t.device, dtype=mu_q_t.dtype)
+        mu_q_t, mu_p_t, std_p_t = (
+            torch.stack(v, 1) for v in (mu_q, mu_p, std_p)
+        )  # (B, T-1, C_Z, H, W)
+        eps = torch.randn(
+            mu_q_t.shape, generator=generator, device=mu_q_t.device, dtype=mu_q_t.dtype
+        )
         z = mu_q_t + cfg.posterior_std * eps
 
         skips = [h[:, :-1].flatten(0, 1) for h in hs]  # h^j_t for t = 0..T-2
-        pred = self.decode(skips, z.flatten(0, 1), frames[:, :-1].flatten(0, 1)).unflatten(0, (B, T - 1))  # (B, T-1, 3, 64, 64)
+        pred = self.decode(skips, z.flatten(0, 1), frames[:, :-1].flatten(0, 1)).unflatten(
+            0, (B, T - 1)
+        )  # (B, T-1, 3, 64, 64)
         target = frames[:, 1:]
         mse = F.mse_loss(pred, target)
-        kl = gaussian_kl_fixed_q(mu_q_t, cfg.posterior_std, mu_p_t, std_p_t).sum(dim=(2, 3, 4)).mean()
+        kl = (
+            gaussian_kl_fixed_q(mu_q_t, cfg.posterior_std, mu_p_t, std_p_t)
+            .sum(dim=(2, 3, 4))
+            .mean()
+        )
         pixels = cfg.image_channels * cfg.image_size * cfg.image_size
         loss = mse + cfg.beta * kl / pixels
         with torch.no_grad():
@@ -272,7 +311,9 @@ class GHVAE(nn.Module):
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
-    def start(self, context_frames: torch.Tensor, context_actions: torch.Tensor | None = None) -> RolloutState:
+    def start(
+        self, context_frames: torch.Tensor, context_actions: torch.Tensor | None = None
+    ) -> RolloutState:
         """Consume the context: B x C x 3 x 64 x 64 frames and B x (C-1) x A actions.
 
         Encodes every context frame and runs prior_K over the C-1 context transitions so
@@ -339,20 +380,35 @@ class GHVAE(nn.Module):
         return pred.unflatten(0, (B, num_samples)) if num_samples > 1 else pred
 
 
-def _check_rollout_inputs(cfg: GHVAEConfig, frames: torch.Tensor, actions: torch.Tensor, num_samples: int) -> None:
+def _check_rollout_inputs(
+    cfg: GHVAEConfig, frames: torch.Tensor, actions: torch.Tensor, num_samples: int
+) -> None:
     if not isinstance(frames, torch.Tensor) or not frames.is_floating_point():
-        raise TypeError(f"context_frames must be a float tensor in [0, 1], got {type(frames).__name__} "
-                        f"{getattr(frames, 'dtype', '')}")
+        raise TypeError(
+            f"context_frames must be a float tensor in [0, 1], got {type(frames).__name__} "
+            f"{getattr(frames, 'dtype', '')}"
+        )
     shape = (cfg.image_channels, cfg.image_size, cfg.image_size)
     if frames.ndim != 5 or tuple(frames.shape[2:]) != shape or frames.shape[1] < 1:
-        raise ValueError(f"context_frames must be B x C x {' x '.join(map(str, shape))} with C >= 1, "
-                         f"actual shape: {tuple(frames.shape)}")
+        raise ValueError(
+            f"context_frames must be B x C x {' x '.join(map(str, shape))} with C >= 1, "
+            f"actual shape: {tuple(frames.shape)}"
+        )
     if not isinstance(actions, torch.Tensor) or not actions.is_floating_point():
-        raise TypeError(f"actions must be a float tensor, got {type(actions).__name__} {getattr(actions, 'dtype', '')}")
+        raise TypeError(
+            f"actions must be a float tensor, got {type(actions).__name__} {getattr(actions, 'dtype', '')}"
+        )
     B, C = frames.shape[:2]
-    if actions.ndim != 3 or actions.shape[0] != B or actions.shape[2] != cfg.action_dim or actions.shape[1] < C:
-        raise ValueError(f"actions must be B x (C-1+H) x {cfg.action_dim} with B={B}, C={C}, H >= 1, "
-                         f"actual shape: {tuple(actions.shape)}")
+    if (
+        actions.ndim != 3
+        or actions.shape[0] != B
+        or actions.shape[2] != cfg.action_dim
+        or actions.shape[1] < C
+    ):
+        raise ValueError(
+            f"actions must be B x (C-1+H) x {cfg.action_dim} with B={B}, C={C}, H >= 1, "
+            f"actual shape: {tuple(actions.shape)}"
+        )
     if not torch.isfinite(actions).all():
         raise ValueError("actions contain NaN or inf")
     if not isinstance(num_samples, int) or num_samples < 1:

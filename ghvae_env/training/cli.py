@@ -15,26 +15,63 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Greedy GHVAE training. Stage k trains module k with modules < k frozen. "
         "Multi-process: torchrun --nproc-per-node N -m ghvae_env train ...",
     )
-    p.add_argument("--data", required=True, help="directory of shards (ghvae generate) or RoboNet HDF5 files")
-    p.add_argument("--out", required=True, help="run directory (stage_<k>.pt, model.pt, last.pt, scalars.csv)")
-    p.add_argument("--preset", default="tiny", choices=["tiny", "cpu-small", "paper-6"], help="model size preset")
-    p.add_argument("--modules", type=int, default=None, help="number of modules K (default: the preset's)")
-    p.add_argument("--steps-per-module", type=int, default=1000, help="optimizer steps per greedy stage")
-    p.add_argument("--finetune-e2e", type=int, default=0, metavar="STEPS", help="end-to-end fine-tune steps after the greedy stages")
+    p.add_argument(
+        "--data", required=True, help="directory of shards (ghvae generate) or RoboNet HDF5 files"
+    )
+    p.add_argument(
+        "--out", required=True, help="run directory (stage_<k>.pt, model.pt, last.pt, scalars.csv)"
+    )
+    p.add_argument(
+        "--preset",
+        default="tiny",
+        choices=["tiny", "cpu-small", "paper-6"],
+        help="model size preset",
+    )
+    p.add_argument(
+        "--modules", type=int, default=None, help="number of modules K (default: the preset's)"
+    )
+    p.add_argument(
+        "--steps-per-module", type=int, default=1000, help="optimizer steps per greedy stage"
+    )
+    p.add_argument(
+        "--finetune-e2e",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="end-to-end fine-tune steps after the greedy stages",
+    )
     p.add_argument("--batch-size", type=int, default=16, help="clips per step per process")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of greedy stages")
-    p.add_argument("--finetune-lr", type=float, default=2e-4, help="Adam learning rate of the e2e fine-tune")
+    p.add_argument(
+        "--finetune-lr", type=float, default=2e-4, help="Adam learning rate of the e2e fine-tune"
+    )
     p.add_argument("--context", type=int, default=2, help="context frames per training clip")
     p.add_argument("--horizon", type=int, default=8, help="predicted frames per training clip")
     p.add_argument("--beta", type=float, default=None, help="KL weight (default: the config's)")
-    p.add_argument("--uniform-prior", action="store_true", help="use N(0, I) instead of the learned prior (ablation)")
-    p.add_argument("--checkpoint-every", type=int, default=200, help="steps between RUN/last.pt checkpoints")
-    p.add_argument("--eval-clips", type=int, default=64, help="held-out clips scored after each stage")
+    p.add_argument(
+        "--uniform-prior",
+        action="store_true",
+        help="use N(0, I) instead of the learned prior (ablation)",
+    )
+    p.add_argument(
+        "--checkpoint-every", type=int, default=200, help="steps between RUN/last.pt checkpoints"
+    )
+    p.add_argument(
+        "--eval-clips", type=int, default=64, help="held-out clips scored after each stage"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:i")
     p.add_argument("--resume", action="store_true", help="continue RUN from RUN/last.pt")
-    p.add_argument("--from", dest="init_from", default=None, metavar="CKPT", help="checkpoint to stack new modules onto")
-    p.add_argument("--add-modules", type=int, default=0, metavar="N", help="modules to stack onto --from")
+    p.add_argument(
+        "--from",
+        dest="init_from",
+        default=None,
+        metavar="CKPT",
+        help="checkpoint to stack new modules onto",
+    )
+    p.add_argument(
+        "--add-modules", type=int, default=0, metavar="N", help="modules to stack onto --from"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
@@ -44,7 +81,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Roll a checkpoint out from `context` true frames under the true actions and "
         "compare with the copy-last-frame baseline; also rolls out under shuffled actions.",
     )
-    e.add_argument("--checkpoint", default=None, help="checkpoint path (default: the bundled model)")
+    e.add_argument(
+        "--checkpoint", default=None, help="checkpoint path (default: the bundled model)"
+    )
     e.add_argument("--data", required=True, help="dataset directory (shards or RoboNet HDF5)")
     e.add_argument("--split", default="heldout", choices=["heldout", "train", "all"])
     e.add_argument("--context", type=int, default=2)
@@ -66,10 +105,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     t0 = time.time()
     model = load_model(args.checkpoint, device=args.device)
     ds = VideoDataset(args.data, window=args.context + args.horizon, split=args.split)
-    res = evaluate_rollouts(model, ds, context=args.context, horizon=args.horizon, num_clips=args.clips,
-                            seed=args.seed, device=args.device)
-    res.update(checkpoint=model.checkpoint_info["path"], data=args.data, split=args.split,
-               wall_s=round(time.time() - t0, 1))
+    res = evaluate_rollouts(
+        model,
+        ds,
+        context=args.context,
+        horizon=args.horizon,
+        num_clips=args.clips,
+        seed=args.seed,
+        device=args.device,
+    )
+    res.update(
+        checkpoint=model.checkpoint_info["path"],
+        data=args.data,
+        split=args.split,
+        wall_s=round(time.time() - t0, 1),
+    )
     print(json.dumps(res, indent=2))
     if args.json:
         with open(args.json, "w") as f:
@@ -81,12 +131,27 @@ def _run(args: argparse.Namespace) -> int:
     from ghvae_env.training.trainer import TrainConfig, train
 
     cfg = TrainConfig(
-        data=args.data, out=args.out, preset=args.preset, modules=args.modules,
-        steps_per_module=args.steps_per_module, finetune_e2e=args.finetune_e2e, batch_size=args.batch_size,
-        lr=args.lr, finetune_lr=args.finetune_lr, context=args.context, horizon=args.horizon,
-        checkpoint_every=args.checkpoint_every, eval_clips=args.eval_clips, seed=args.seed, device=args.device,
-        resume=args.resume, init_from=args.init_from, add_modules=args.add_modules, beta=args.beta,
-        learned_prior=not args.uniform_prior, progress=not args.no_progress,
+        data=args.data,
+        out=args.out,
+        preset=args.preset,
+        modules=args.modules,
+        steps_per_module=args.steps_per_module,
+        finetune_e2e=args.finetune_e2e,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        finetune_lr=args.finetune_lr,
+        context=args.context,
+        horizon=args.horizon,
+        checkpoint_every=args.checkpoint_every,
+        eval_clips=args.eval_clips,
+        seed=args.seed,
+        device=args.device,
+        resume=args.resume,
+        init_from=args.init_from,
+        add_modules=args.add_modules,
+        beta=args.beta,
+        learned_prior=not args.uniform_prior,
+        progress=not args.no_progress,
     )
     summary = train(cfg)
     print(json.dumps(summary, indent=2))

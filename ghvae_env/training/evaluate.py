@@ -15,7 +15,9 @@ __all__ = ["evaluate_rollouts", "frame_psnr"]
 def frame_psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """PSNR (dB, data range 1) per frame: ... x 3 x H x W -> ...; identical frames give 100 dB."""
     mse = (pred.float() - target.float()).pow(2).mean(dim=(-3, -2, -1))
-    return torch.where(mse > 0, -10.0 * torch.log10(mse.clamp_min(1e-10)), torch.full_like(mse, 100.0))
+    return torch.where(
+        mse > 0, -10.0 * torch.log10(mse.clamp_min(1e-10)), torch.full_like(mse, 100.0)
+    )
 
 
 @torch.no_grad()
@@ -51,25 +53,35 @@ def evaluate_rollouts(
     for s in range(0, n, batch_size):
         items = [dataset[int(i)] for i in idx[s : s + batch_size]]
         frames = to_float_chw(np.stack([it["frames"][: context + horizon] for it in items]), device)
-        actions = torch.as_tensor(np.stack([it["actions"][: context + horizon - 1] for it in items]), device=device)
+        actions = torch.as_tensor(
+            np.stack([it["actions"][: context + horizon - 1] for it in items]), device=device
+        )
         noise_seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=device))
-        pred = model.rollout(frames[:, :context], actions,
-                             generator=torch.Generator(device=device).manual_seed(noise_seed))  # (B, H, 3, 64, 64)
+        pred = model.rollout(
+            frames[:, :context],
+            actions,
+            generator=torch.Generator(device=device).manual_seed(noise_seed),
+        )  # (B, H, 3, 64, 64)
         target = frames[:, context:]
         model_psnr.append(frame_psnr(pred, target))
         copy_psnr.append(frame_psnr(frames[:, context - 1 : context].expand_as(target), target))
         if len(items) > 1:
             other = actions.clone()
             other[:, context - 1 :] = actions[:, context - 1 :].roll(1, dims=0)
-            alt = model.rollout(frames[:, :context], other,
-                                generator=torch.Generator(device=device).manual_seed(noise_seed))
+            alt = model.rollout(
+                frames[:, :context],
+                other,
+                generator=torch.Generator(device=device).manual_seed(noise_seed),
+            )
             shuffled_psnr.append(frame_psnr(alt, target))
             response.append((alt - pred).abs().mean(dim=(1, 2, 3, 4)))
     mp, cp = torch.cat(model_psnr), torch.cat(copy_psnr)  # (N, H)
     return {
         "psnr": float(mp.mean()),
         "copy_last_psnr": float(cp.mean()),
-        "psnr_shuffled_actions": float(torch.cat(shuffled_psnr).mean()) if shuffled_psnr else float("nan"),
+        "psnr_shuffled_actions": float(torch.cat(shuffled_psnr).mean())
+        if shuffled_psnr
+        else float("nan"),
         "action_response": float(torch.cat(response).mean()) if response else float("nan"),
         "psnr_per_step": [round(float(v), 3) for v in mp.mean(0)],
         "copy_last_psnr_per_step": [round(float(v), 3) for v in cp.mean(0)],

@@ -40,7 +40,10 @@ def measure_step_memory(
     opt = torch.optim.Adam(params, lr=1e-4)
     g = torch.Generator(device=device).manual_seed(seed)
     frames = torch.rand(batch_size, window, 3, 64, 64, generator=g, device=device)
-    actions = torch.rand(batch_size, window - 1, model.config.action_dim, generator=g, device=device) * 2 - 1
+    actions = (
+        torch.rand(batch_size, window - 1, model.config.action_dim, generator=g, device=device) * 2
+        - 1
+    )
     param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
     saved: dict[int, int] = {}
 
@@ -67,13 +70,19 @@ def measure_step_memory(
         "params_trainable": sum(p.numel() for p in params),
         "weights": _nbytes(model.parameters()),
         "grads": _nbytes(p.grad for p in params if p.grad is not None),
-        "optimizer": _nbytes(v for st in opt.state.values() for v in st.values()
-                             if torch.is_tensor(v) and v.numel() > 1),
+        "optimizer": _nbytes(
+            v
+            for st in opt.state.values()
+            for v in st.values()
+            if torch.is_tensor(v) and v.numel() > 1
+        ),
         "activations": activations,
         "batch_size": batch_size,
         "window": window,
     }
-    result["total"] = result["weights"] + result["grads"] + result["optimizer"] + result["activations"]
+    result["total"] = (
+        result["weights"] + result["grads"] + result["optimizer"] + result["activations"]
+    )
     if device.type == "cuda":
         result["cuda_max_allocated"] = int(torch.cuda.max_memory_allocated(device))
     opt.zero_grad(set_to_none=True)

@@ -96,7 +96,9 @@ class TrainConfig:
         if self.add_modules < 0:
             fail("add_modules", ">= 0", self.add_modules)
         if self.add_modules and not self.init_from:
-            fail("init_from", "a checkpoint path when add_modules > 0 (--from CKPT)", self.init_from)
+            fail(
+                "init_from", "a checkpoint path when add_modules > 0 (--from CKPT)", self.init_from
+            )
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             fail("device", "'auto', 'cpu' or 'cuda[:i]'", self.device)
 
@@ -152,8 +154,12 @@ class _Objective(nn.Module):
         self.stage = phase.module
         self.frozen_below = phase.module if phase.kind == "greedy" else 1
 
-    def forward(self, frames: torch.Tensor, actions: torch.Tensor, generator: torch.Generator | None):
-        return self.model.loss(frames, actions, stage=self.stage, frozen_below=self.frozen_below, generator=generator)
+    def forward(
+        self, frames: torch.Tensor, actions: torch.Tensor, generator: torch.Generator | None
+    ):
+        return self.model.loss(
+            frames, actions, stage=self.stage, frozen_below=self.frozen_below, generator=generator
+        )
 
 
 # ---------------------------------------------------------------------- distributed
@@ -215,16 +221,24 @@ def _build_initial_model(cfg: TrainConfig, dist: _Dist) -> tuple[GHVAE, int, lis
         payload = read_checkpoint(cfg.init_from)
         base = build_model(payload, cfg.init_from)
         if not isinstance(base, GHVAE):
-            raise TrainError(f"--from {cfg.init_from} is a {payload['model_type']} checkpoint, not a GHVAE")
+            raise TrainError(
+                f"--from {cfg.init_from} is a {payload['model_type']} checkpoint, not a GHVAE"
+            )
         k0 = base.num_modules
         K = k0 + cfg.add_modules
         if cfg.modules is not None and cfg.modules != K:
-            raise TrainError(f"--modules {cfg.modules} disagrees with --from ({k0} modules) + --add-modules {cfg.add_modules}")
+            raise TrainError(
+                f"--modules {cfg.modules} disagrees with --from ({k0} modules) + --add-modules {cfg.add_modules}"
+            )
         config = base.config.with_modules(K)
         model = GHVAE(config)
         missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
-        if unexpected or any(not k.startswith(tuple(f"blocks.{j}." for j in range(k0, K))) for k in missing):
-            raise TrainError(f"--from {cfg.init_from}: weights do not fit the stacked model ({unexpected[:3]})")
+        if unexpected or any(
+            not k.startswith(tuple(f"blocks.{j}." for j in range(k0, K))) for k in missing
+        ):
+            raise TrainError(
+                f"--from {cfg.init_from}: weights do not fit the stacked model ({unexpected[:3]})"
+            )
         return model, k0 + 1, list(payload.get("history", []))
     overrides = dict(cfg.overrides)
     if cfg.beta is not None:
@@ -246,7 +260,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     run = Path(cfg.out)
     last = run / "last.pt"
     if last.exists() and not cfg.resume:
-        raise TrainError(f"{run} already holds a run (last.pt); pass --resume to continue it or choose another --out")
+        raise TrainError(
+            f"{run} already holds a run (last.pt); pass --resume to continue it or choose another --out"
+        )
     if cfg.resume and not last.exists():
         raise TrainError(f"--resume given but {last} does not exist")
     if dist.main:
@@ -265,8 +281,19 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.resume:
         state = torch.load(last, map_location="cpu", weights_only=True)
         saved_args = state["train_args"]
-        for key in ("data", "preset", "modules", "steps_per_module", "finetune_e2e", "batch_size", "seed",
-                    "context", "horizon", "add_modules", "init_from"):
+        for key in (
+            "data",
+            "preset",
+            "modules",
+            "steps_per_module",
+            "finetune_e2e",
+            "batch_size",
+            "seed",
+            "context",
+            "horizon",
+            "add_modules",
+            "init_from",
+        ):
             if saved_args.get(key) != getattr(cfg, key):
                 raise TrainError(
                     f"--resume: {key} was {saved_args.get(key)!r} in {last}, now {getattr(cfg, key)!r}; "
@@ -285,7 +312,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     model.to(device)
     K = model.num_modules
     phases = _phases(cfg, first_module, K)
-    provenance = {"dataset": train_ds.provenance, "train_args": dataclasses.asdict(cfg), "world_size": dist.world}
+    provenance = {
+        "dataset": train_ds.provenance,
+        "train_args": dataclasses.asdict(cfg),
+        "world_size": dist.world,
+    }
 
     csv_path = run / "scalars.csv"
     summary: dict[str, Any] = {"run": str(run), "phases": []}
@@ -314,57 +345,114 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             opt.step()
             last_scalars = {k: float(out[k].detach()) for k in ("loss", "mse", "kl", "psnr")}
             if not math.isfinite(last_scalars["loss"]):
-                raise TrainError(f"loss became {last_scalars['loss']} at {phase.name} step {step}; lower --lr")
+                raise TrainError(
+                    f"loss became {last_scalars['loss']} at {phase.name} step {step}; lower --lr"
+                )
             if dist.main:
-                _log_csv(csv_path, {"phase": phase.name, "step": step + 1, **last_scalars,
-                                    "grad_norm": float(grad_norm), "lr": lr, "wall_s": round(time.time() - t_start, 3)})
+                _log_csv(
+                    csv_path,
+                    {
+                        "phase": phase.name,
+                        "step": step + 1,
+                        **last_scalars,
+                        "grad_norm": float(grad_norm),
+                        "lr": lr,
+                        "wall_s": round(time.time() - t_start, 3),
+                    },
+                )
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{last_scalars['loss']:.4f}", kl=f"{last_scalars['kl']:.1f}",
-                                    psnr=f"{last_scalars['psnr']:.2f}")
+                    bar.set_postfix(
+                        loss=f"{last_scalars['loss']:.4f}",
+                        kl=f"{last_scalars['kl']:.1f}",
+                        psnr=f"{last_scalars['psnr']:.2f}",
+                    )
             if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < phase.steps:
-                _save_state(last, model, opt, cfg, pi, step + 1, first_module, history, provenance, dist)
+                _save_state(
+                    last, model, opt, cfg, pi, step + 1, first_module, history, provenance, dist
+                )
         if bar is not None:
             bar.close()
-        record = {"phase": phase.name, "steps": phase.steps, "wall_s": round(time.time() - t_phase, 1),
-                  **{f"final_{k}": v for k, v in last_scalars.items()}}
+        record = {
+            "phase": phase.name,
+            "steps": phase.steps,
+            "wall_s": round(time.time() - t_phase, 1),
+            **{f"final_{k}": v for k, v in last_scalars.items()},
+        }
         if dist.main and heldout_ds is not None:
             model.eval()
-            ev = evaluate_rollouts(model, heldout_ds, context=cfg.context, horizon=cfg.horizon,
-                                   num_clips=cfg.eval_clips, seed=cfg.seed, device=device)
+            ev = evaluate_rollouts(
+                model,
+                heldout_ds,
+                context=cfg.context,
+                horizon=cfg.horizon,
+                num_clips=cfg.eval_clips,
+                seed=cfg.seed,
+                device=device,
+            )
             record["heldout"] = {k: ev[k] for k in ("psnr", "copy_last_psnr", "num_clips")}
-            print(f"[{phase.name}] held-out PSNR {ev['psnr']:.2f} dB vs copy-last {ev['copy_last_psnr']:.2f} dB "
-                  f"({ev['num_clips']} clips, context {cfg.context}, horizon {cfg.horizon})", flush=True)
+            print(
+                f"[{phase.name}] held-out PSNR {ev['psnr']:.2f} dB vs copy-last {ev['copy_last_psnr']:.2f} dB "
+                f"({ev['num_clips']} clips, context {cfg.context}, horizon {cfg.horizon})",
+                flush=True,
+            )
         history.append(record)
         summary["phases"].append(record)
         trained = phase.module
         if dist.main:
             if phase.kind == "greedy":
-                save_checkpoint(run / f"stage_{phase.module}.pt", model, trained_modules=trained,
-                                stage=phase.name, provenance=provenance, history=history)
+                save_checkpoint(
+                    run / f"stage_{phase.module}.pt",
+                    model,
+                    trained_modules=trained,
+                    stage=phase.name,
+                    provenance=provenance,
+                    history=history,
+                )
         # the next phase starts at step 0 with a fresh optimizer
         _save_state(last, model, None, cfg, pi + 1, 0, first_module, history, provenance, dist)
         opt_state = None
     if dist.main:
         final_stage = phases[-1].name if phases else f"greedy-{K}"
-        save_checkpoint(run / "model.pt", model, trained_modules=K, stage=final_stage,
-                        provenance=provenance, history=history)
+        save_checkpoint(
+            run / "model.pt",
+            model,
+            trained_modules=K,
+            stage=final_stage,
+            provenance=provenance,
+            history=history,
+        )
     dist.barrier()
     summary["wall_s"] = round(time.time() - t_start, 1)
     summary["model"] = str(run / "model.pt")
     return summary
 
 
-def _save_state(path: Path, model: GHVAE, opt, cfg: TrainConfig, phase_idx: int, step: int,
-                first_module: int, history: list, provenance: dict, dist: _Dist) -> None:
+def _save_state(
+    path: Path,
+    model: GHVAE,
+    opt,
+    cfg: TrainConfig,
+    phase_idx: int,
+    step: int,
+    first_module: int,
+    history: list,
+    provenance: dict,
+    dist: _Dist,
+) -> None:
     if dist.main:
         from ghvae_env.model.checkpoint import FORMAT, FORMAT_VERSION
 
         state = {
-            "model": {"format": FORMAT, "format_version": FORMAT_VERSION, "model_type": model.model_type,
-                      "config": model.config.to_dict(),
-                      "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                      "history": history, "provenance": provenance},
+            "model": {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "model_type": model.model_type,
+                "config": model.config.to_dict(),
+                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "history": history,
+                "provenance": provenance,
+            },
             "optimizer": None if opt is None else opt.state_dict(),
             "phase_idx": phase_idx,
             "step": step,

@@ -14,15 +14,22 @@ from ghvae_env.model import (
 
 
 def _save(tmp_path, model, name="m.pt"):
-    return save_checkpoint(tmp_path / name, model, trained_modules=model.num_modules, stage="greedy-2",
-                           provenance={"dataset": {"root": "/x"}})
+    return save_checkpoint(
+        tmp_path / name,
+        model,
+        trained_modules=model.num_modules,
+        stage="greedy-2",
+        provenance={"dataset": {"root": "/x"}},
+    )
 
 
 def test_round_trip_bitwise(tmp_path, tiny_model):
     path = _save(tmp_path, tiny_model)
     loaded = load_model(path)
     assert loaded.config == tiny_model.config
-    for (k, a), (_, b) in zip(tiny_model.state_dict().items(), loaded.state_dict().items(), strict=True):
+    for (k, a), (_, b) in zip(
+        tiny_model.state_dict().items(), loaded.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), k
     assert loaded.checkpoint_info["stage"] == "greedy-2"
     assert loaded.checkpoint_info["provenance"]["dataset"]["root"] == "/x"
@@ -30,8 +37,10 @@ def test_round_trip_bitwise(tmp_path, tiny_model):
     payload = read_checkpoint(path)
     assert payload["package_version"] and payload["torch_version"] == torch.__version__
     ctx, acts = torch.rand(1, 2, 3, 64, 64), torch.rand(1, 4, 4)
-    assert torch.equal(tiny_model.rollout(ctx, acts, generator=torch.Generator().manual_seed(0)),
-                       loaded.rollout(ctx, acts, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(
+        tiny_model.rollout(ctx, acts, generator=torch.Generator().manual_seed(0)),
+        loaded.rollout(ctx, acts, generator=torch.Generator().manual_seed(0)),
+    )
 
 
 def test_missing_file(tmp_path):

@@ -25,7 +25,9 @@ def test_shapes_per_level(K):
     assert model.decode(hs, z, x).shape == (3, 3, 64, 64)
     # decoder_k emits a tensor of z^{k-1}'s shape (DESIGN.md decoder chain)
     for k in range(2, K + 1):
-        u = model.blocks[k - 1].decoder(hs[k - 1], torch.randn(3, cfg.latent_channels[k - 1], *hs[k - 1].shape[2:]))
+        u = model.blocks[k - 1].decoder(
+            hs[k - 1], torch.randn(3, cfg.latent_channels[k - 1], *hs[k - 1].shape[2:])
+        )
         assert u.shape == (3, cfg.latent_channels[k - 2], *hs[k - 2].shape[2:])
 
 
@@ -45,7 +47,9 @@ def test_kl_fixed_posterior_std_matches_torch_distributions():
     q = torch.distributions.Normal(mu_q, torch.full_like(mu_q, 0.3))
     p = torch.distributions.Normal(mu_p, std_p)
     ref = torch.distributions.kl_divergence(q, p)
-    torch.testing.assert_close(gaussian_kl_fixed_q(mu_q, 0.3, mu_p, std_p), ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        gaussian_kl_fixed_q(mu_q, 0.3, mu_p, std_p), ref, rtol=1e-5, atol=1e-6
+    )
     # KL is zero exactly when the prior equals the fixed-std posterior
     assert gaussian_kl_fixed_q(mu_q, 0.3, mu_q, torch.full_like(mu_q, 0.3)).abs().max() < 1e-6
 
@@ -57,7 +61,9 @@ def test_kl_uses_config_posterior_std():
     b = GHVAE(GHVAEConfig.preset("tiny", posterior_std=0.5))
     b.load_state_dict(a.state_dict())
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    assert not torch.isclose(a.loss(frames, actions, generator=g1)["kl"], b.loss(frames, actions, generator=g2)["kl"])
+    assert not torch.isclose(
+        a.loss(frames, actions, generator=g1)["kl"], b.loss(frames, actions, generator=g2)["kl"]
+    )
 
 
 def test_rollout_shapes_and_num_samples(tiny_model):
@@ -66,7 +72,9 @@ def test_rollout_shapes_and_num_samples(tiny_model):
     pred = tiny_model.rollout(ctx, actions)  # C=2 -> H = 6 - 1 = 5
     assert pred.shape == (2, 5, 3, 64, 64)
     assert 0 <= pred.min() and pred.max() <= 1
-    multi = tiny_model.rollout(ctx, actions, num_samples=3, generator=torch.Generator().manual_seed(0))
+    multi = tiny_model.rollout(
+        ctx, actions, num_samples=3, generator=torch.Generator().manual_seed(0)
+    )
     assert multi.shape == (2, 3, 5, 3, 64, 64)
     assert not torch.equal(multi[:, 0], multi[:, 1])  # samples differ
 
@@ -134,8 +142,21 @@ def test_rollout_bad_dtypes_and_values(tiny_model):
     [
         (dict(num_modules=0), "num_modules"),
         (dict(num_modules=7), "num_modules"),
-        (dict(num_modules=2, hidden_channels=(8,), latent_channels=(4, 8), lstm_channels=(8, 16)), "hidden_channels"),
-        (dict(num_modules=2, hidden_channels=(16, 8), latent_channels=(4, 8), lstm_channels=(8, 16)), "hidden_channels"),
+        (
+            dict(
+                num_modules=2, hidden_channels=(8,), latent_channels=(4, 8), lstm_channels=(8, 16)
+            ),
+            "hidden_channels",
+        ),
+        (
+            dict(
+                num_modules=2,
+                hidden_channels=(16, 8),
+                latent_channels=(4, 8),
+                lstm_channels=(8, 16),
+            ),
+            "hidden_channels",
+        ),
         (dict(posterior_std=0.0), "posterior_std"),
         (dict(beta=-1.0), "beta"),
         (dict(image_size=32), "image_size"),

@@ -14,8 +14,22 @@ pytestmark = pytest.mark.sim
 
 
 def _gen(out, capsys):
-    rc = main(["generate", "--scene", "tabletop", "--out", str(out), "--episodes", "2", "--steps", "6",
-               "--seed", "3", "--no-progress"])
+    rc = main(
+        [
+            "generate",
+            "--scene",
+            "tabletop",
+            "--out",
+            str(out),
+            "--episodes",
+            "2",
+            "--steps",
+            "6",
+            "--seed",
+            "3",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
@@ -27,7 +41,9 @@ def test_tiny_tabletop_generation_is_deterministic_and_resumes(tmp_path, capsys)
     _gen(b, capsys)
     sa, sb = read_shard(list_shards(a)[0]), read_shard(list_shards(b)[0])
     assert sa.frames.shape == (2, 6, 64, 64, 3) and sa.actions.shape == (2, 5, 4)
-    assert sa.frames.tobytes() == sb.frames.tobytes() and sa.actions.tobytes() == sb.actions.tobytes()
+    assert (
+        sa.frames.tobytes() == sb.frames.tobytes() and sa.actions.tobytes() == sb.actions.tobytes()
+    )
     assert sa.metadata["scene"] == "tabletop"
     assert sa.frames.std() > 10  # not blank
     assert not np.array_equal(sa.frames[0], sa.frames[1])  # episodes differ

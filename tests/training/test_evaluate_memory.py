@@ -24,8 +24,23 @@ def test_evaluate_rollouts_reports_baseline_and_action_check(tiny_model, toy_dat
 def test_evaluate_cli_writes_json(tmp_path, tiny_model, toy_data, capsys):
     ckpt = save_checkpoint(tmp_path / "m.pt", tiny_model, trained_modules=2, stage="test")
     out = tmp_path / "eval.json"
-    rc = main(["evaluate", "--checkpoint", str(ckpt), "--data", toy_data, "--split", "all", "--horizon", "4",
-               "--clips", "4", "--json", str(out)])
+    rc = main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(ckpt),
+            "--data",
+            toy_data,
+            "--split",
+            "all",
+            "--horizon",
+            "4",
+            "--clips",
+            "4",
+            "--json",
+            str(out),
+        ]
+    )
     assert rc == 0
     res = json.loads(out.read_text())
     assert res["checkpoint"] == str(ckpt) and res["horizon"] == 4
@@ -35,7 +50,12 @@ def test_show_writes_png(tmp_path, toy_data):
     import imageio.v3 as iio
 
     out = tmp_path / "sheet.png"
-    assert main(["show", "--data", toy_data, "--out", str(out), "--trajectories", "2", "--frames", "3"]) == 0
+    assert (
+        main(
+            ["show", "--data", toy_data, "--out", str(out), "--trajectories", "2", "--frames", "3"]
+        )
+        == 0
+    )
     img = iio.imread(out)
     assert img.shape == (2 * 68 * 2, 3 * 68 * 2, 3)
     with pytest.raises(ValueError, match="trajectories"):
@@ -47,6 +67,10 @@ def test_greedy_step_holds_less_than_e2e():
     g = measure_step_memory(model, Phase("greedy", 3, 1), batch_size=2, window=4)
     e = measure_step_memory(model, Phase("e2e", 3, 1), batch_size=2, window=4)
     assert g["params_trainable"] == sum(p.numel() for p in model.blocks[2].parameters())
-    assert g["grads"] < e["grads"] and g["optimizer"] < e["optimizer"] and g["activations"] < e["activations"]
+    assert (
+        g["grads"] < e["grads"]
+        and g["optimizer"] < e["optimizer"]
+        and g["activations"] < e["activations"]
+    )
     assert g["weights"] == e["weights"]  # frozen modules stay resident
     assert not any(p.requires_grad for p in model.parameters())  # left frozen, eval mode

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -58,16 +57,32 @@ def test_greedy_stage_leaves_frozen_module_bitwise_and_grads_flow_through_decode
 
 def test_two_stage_run_writes_checkpoints_and_freezes(toy_data, tmp_path):
     run = tmp_path / "run"
-    summary = train(TrainConfig(data=toy_data, out=str(run), steps_per_module=3, checkpoint_every=2, **FAST))
-    for name in ("stage_1.pt", "stage_2.pt", "model.pt", "last.pt", "scalars.csv", "train_args.json"):
+    summary = train(
+        TrainConfig(data=toy_data, out=str(run), steps_per_module=3, checkpoint_every=2, **FAST)
+    )
+    for name in (
+        "stage_1.pt",
+        "stage_2.pt",
+        "model.pt",
+        "last.pt",
+        "scalars.csv",
+        "train_args.json",
+    ):
         assert (run / name).exists(), name
     s1, final = load_model(run / "stage_1.pt"), load_model(run / "model.pt")
-    assert s1.checkpoint_info["stage"] == "greedy-1" and final.checkpoint_info["trained_modules"] == 2
+    assert (
+        s1.checkpoint_info["stage"] == "greedy-1" and final.checkpoint_info["trained_modules"] == 2
+    )
     # module 1 is bitwise what stage 1 ended with
-    for (n, a), (_, b) in zip(s1.blocks[0].state_dict().items(), final.blocks[0].state_dict().items(), strict=True):
+    for (n, a), (_, b) in zip(
+        s1.blocks[0].state_dict().items(), final.blocks[0].state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), n
     # module 2 moved during stage 2
-    assert any(not torch.equal(a, b) for a, b in zip(s1.blocks[1].parameters(), final.blocks[1].parameters(), strict=True))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(s1.blocks[1].parameters(), final.blocks[1].parameters(), strict=True)
+    )
     assert [p["phase"] for p in summary["phases"]] == ["greedy-1", "greedy-2"]
     assert "copy_last_psnr" in summary["phases"][0]["heldout"]
     prov = final.checkpoint_info["provenance"]
@@ -81,8 +96,17 @@ def test_add_modules_and_finetune(toy_data, tmp_path):
     train(TrainConfig(data=toy_data, out=str(base), modules=1, steps_per_module=2, **FAST))
     m1 = load_model(base / "model.pt")
     run = tmp_path / "stacked"
-    summary = train(TrainConfig(data=toy_data, out=str(run), init_from=str(base / "model.pt"), add_modules=1,
-                                steps_per_module=2, finetune_e2e=2, **FAST))
+    summary = train(
+        TrainConfig(
+            data=toy_data,
+            out=str(run),
+            init_from=str(base / "model.pt"),
+            add_modules=1,
+            steps_per_module=2,
+            finetune_e2e=2,
+            **FAST,
+        )
+    )
     assert [p["phase"] for p in summary["phases"]] == ["greedy-2", "e2e"]
     s2 = load_model(run / "stage_2.pt")
     assert s2.num_modules == 2
@@ -90,7 +114,10 @@ def test_add_modules_and_finetune(toy_data, tmp_path):
         assert torch.equal(a, b)  # stacking kept module 1 frozen
     final = load_model(run / "model.pt")
     assert final.checkpoint_info["stage"] == "e2e"
-    assert any(not torch.equal(a, b) for a, b in zip(s2.blocks[0].parameters(), final.blocks[0].parameters(), strict=True))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(s2.blocks[0].parameters(), final.blocks[0].parameters(), strict=True)
+    )
 
 
 def test_bad_arguments(toy_data, tmp_path):
@@ -105,7 +132,11 @@ def test_bad_arguments(toy_data, tmp_path):
     with pytest.raises(TrainError, match="already holds a run"):
         train(TrainConfig(data=toy_data, out=str(run), steps_per_module=1, **FAST))
     with pytest.raises(TrainError, match="seed was 0"):
-        train(TrainConfig(data=toy_data, out=str(run), steps_per_module=1, resume=True, seed=1, **FAST))
+        train(
+            TrainConfig(
+                data=toy_data, out=str(run), steps_per_module=1, resume=True, seed=1, **FAST
+            )
+        )
     with pytest.raises(FileNotFoundError):
         train(TrainConfig(data=str(tmp_path / "no-data"), out=str(tmp_path / "x"), **FAST))
 
@@ -115,15 +146,36 @@ def _cli(args: list[str]) -> list[str]:
 
 
 def test_resume_after_sigkill_matches_uninterrupted_run(toy_data, tmp_path):
-    common = ["--data", toy_data, "--preset", "tiny", "--modules", "1", "--steps-per-module", "40",
-              "--batch-size", "2", "--horizon", "3", "--checkpoint-every", "5", "--eval-clips", "2", "--no-progress"]
+    common = [
+        "--data",
+        toy_data,
+        "--preset",
+        "tiny",
+        "--modules",
+        "1",
+        "--steps-per-module",
+        "40",
+        "--batch-size",
+        "2",
+        "--horizon",
+        "3",
+        "--checkpoint-every",
+        "5",
+        "--eval-clips",
+        "2",
+        "--no-progress",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ref = tmp_path / "ref"
     subprocess.run(_cli([*common, "--out", str(ref)]), check=True, env=env, capture_output=True)
 
     run = tmp_path / "killed"
-    proc = subprocess.Popen(_cli([*common, "--out", str(run)]), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cli([*common, "--out", str(run)]),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     csv = run / "scalars.csv"
     deadline = time.time() + 120
     while time.time() < deadline:  # kill once a checkpoint exists and training went past it
@@ -136,7 +188,9 @@ def test_resume_after_sigkill_matches_uninterrupted_run(toy_data, tmp_path):
     assert saved["step"] % 5 == 0 and 5 <= saved["step"] < 40, saved["step"]
     assert not (run / "model.pt").exists()
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
-    subprocess.run(_cli([*common, "--out", str(run), "--resume"]), check=True, env=env, capture_output=True)
+    subprocess.run(
+        _cli([*common, "--out", str(run), "--resume"]), check=True, env=env, capture_output=True
+    )
     a, b = load_model(ref / "model.pt"), load_model(run / "model.pt")
     for (n, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.equal(x, y), f"{n} differs after resume"
@@ -144,11 +198,40 @@ def test_resume_after_sigkill_matches_uninterrupted_run(toy_data, tmp_path):
 
 def test_ddp_two_processes_gloo(toy_data, tmp_path):
     run = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
-           "-m", "ghvae_env", "train", "--data", toy_data, "--out", str(run), "--preset", "tiny", "--modules", "1",
-           "--steps-per-module", "2", "--batch-size", "1", "--horizon", "3", "--eval-clips", "2", "--no-progress",
-           "--device", "cpu"]
-    res = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        "29517",
+        "-m",
+        "ghvae_env",
+        "train",
+        "--data",
+        toy_data,
+        "--out",
+        str(run),
+        "--preset",
+        "tiny",
+        "--modules",
+        "1",
+        "--steps-per-module",
+        "2",
+        "--batch-size",
+        "1",
+        "--horizon",
+        "3",
+        "--eval-clips",
+        "2",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
+    res = subprocess.run(
+        cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     model = load_model(run / "model.pt")
     assert model.checkpoint_info["provenance"]["world_size"] == 2
