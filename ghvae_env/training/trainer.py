@@ -319,6 +319,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     }
 
     csv_path = run / "scalars.csv"
+    if cfg.resume and dist.main:
+        _truncate_csv(
+            csv_path,
+            [ph.name for ph in phases[:phase_idx]],
+            phases[phase_idx].name if phase_idx < len(phases) else None,
+            start_step,
+        )
     summary: dict[str, Any] = {"run": str(run), "phases": []}
     t_start = time.time()
     for pi in range(phase_idx, len(phases)):
@@ -461,6 +468,27 @@ def _save_state(
         }
         atomic_torch_save(state, path)
     dist.barrier()
+
+
+def _truncate_csv(path: Path, done_phases: list[str], phase: str | None, step: int) -> None:
+    """Drop rows logged after the checkpoint we resume from (they are about to be replayed)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    keep = [
+        r
+        for r in rows
+        if r["phase"] in done_phases or (r["phase"] == phase and int(r["step"]) <= step)
+    ]
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(keep)
+    os.replace(tmp, path)
 
 
 def _log_csv(path: Path, row: dict[str, Any]) -> None:

@@ -191,6 +191,10 @@ def test_resume_after_sigkill_matches_uninterrupted_run(toy_data, tmp_path):
     subprocess.run(
         _cli([*common, "--out", str(run), "--resume"]), check=True, env=env, capture_output=True
     )
+    # the log holds each step once, as the uninterrupted run's does
+    assert [r.split(",")[:2] for r in (run / "scalars.csv").read_text().splitlines()] == [
+        r.split(",")[:2] for r in (ref / "scalars.csv").read_text().splitlines()
+    ]
     a, b = load_model(ref / "model.pt"), load_model(run / "model.pt")
     for (n, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.equal(x, y), f"{n} differs after resume"
