@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import gymnasium as gym
-from ghvae_env.wrappers import save_video
 
 import ghvae_env.envs  # noqa: F401  (registers GHVAE-RoboNet-v0)
+from ghvae_env.wrappers import save_video
 
 
 def _positive_int(text: str) -> int:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import gymnasium as gym
 import torch
-from ghvae_env.wrappers import SB3VecEnvAdapter
 from gymnasium import spaces
 from torch import nn
 
 import ghvae_env.envs  # noqa: F401  (registers GHVAE-RoboNet-v0)
+from ghvae_env.wrappers import SB3VecEnvAdapter
 
 try:
     from stable_baselines3 import PPO

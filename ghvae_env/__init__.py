@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 __all__ = ["GHVAE", "GHVAEConfig", "load_model", "__version__"]
 
 # Registration only: robosuite and torch load when an env is constructed.
+from ghvae_env import envs as _envs  # noqa: E402,F401  (registers GHVAE-RoboNet-v0)
 from ghvae_env import sim as _sim  # noqa: E402,F401  (registers RoboNet-Sim-v0)
 
 if TYPE_CHECKING:

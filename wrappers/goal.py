@@ -14,7 +14,8 @@ __all__ = ["GoalConditionedWrapper"]
 
 
 class GoalConditionedWrapper(
-    gym.Wrapper[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]
+    gym.Wrapper[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray],
+    gym.utils.RecordConstructorArgs,
 ):
     """Dict observations ``observation`` / ``achieved_goal`` / ``desired_goal`` for goal reaching.
 
@@ -43,6 +44,7 @@ class GoalConditionedWrapper(
             raise TypeError(
                 f"GoalConditionedWrapper wraps a GHVAE-RoboNet-v0 env, actual value: {env.unwrapped!r}"
             )
+        gym.utils.RecordConstructorArgs.__init__(self)
         super().__init__(env)
         image = env.observation_space
         self.observation_space = spaces.Dict(

@@ -14,7 +14,9 @@ from ghvae_env.data.frames import to_float_chw
 __all__ = ["TorchObsWrapper"]
 
 
-class TorchObsWrapper(gym.ObservationWrapper[torch.Tensor, np.ndarray, np.ndarray]):
+class TorchObsWrapper(
+    gym.ObservationWrapper[torch.Tensor, np.ndarray, np.ndarray], gym.utils.RecordConstructorArgs
+):
     """Frames as float32 ``3 x 64 x 64`` tensors in [0, 1] on ``device``; torch actions accepted.
 
     What a torch agent or a model-based learner feeds its networks, without writing the
@@ -40,6 +42,7 @@ class TorchObsWrapper(gym.ObservationWrapper[torch.Tensor, np.ndarray, np.ndarra
             raise TypeError(
                 f"TorchObsWrapper needs uint8 H x W x 3 image observations, actual value: {space}"
             )
+        gym.utils.RecordConstructorArgs.__init__(self, device=device)
         super().__init__(env)
         if device is None:
             device = getattr(env.unwrapped, "device", "cpu")

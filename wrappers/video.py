@@ -52,7 +52,9 @@ def save_video(
     return path
 
 
-class ImaginedVideoRecorder(gym.Wrapper[np.ndarray, np.ndarray, np.ndarray, np.ndarray]):
+class ImaginedVideoRecorder(
+    gym.Wrapper[np.ndarray, np.ndarray, np.ndarray, np.ndarray], gym.utils.RecordConstructorArgs
+):
     """Record each episode's observations and save it as ``{name_prefix}-episode-{k}.{format}``.
 
     Unlike Gymnasium's ``RecordVideo`` this records the observations themselves (the
@@ -89,6 +91,10 @@ class ImaginedVideoRecorder(gym.Wrapper[np.ndarray, np.ndarray, np.ndarray, np.n
         fps = float(env.metadata.get("render_fps", 10)) if fps is None else fps
         if not fps > 0:
             raise ValueError(f"fps must be > 0, actual value: {fps!r}")
+        gym.utils.RecordConstructorArgs.__init__(
+            self, video_folder=video_folder, name_prefix=name_prefix, video_format=video_format,
+            fps=fps, episode_trigger=episode_trigger,
+        )  # fmt: skip
         super().__init__(env)
         self.video_folder = Path(video_folder)
         self.name_prefix = name_prefix

@@ -312,7 +312,8 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     Invalid options raise :class:`InvalidOptionError` naming the option; the env is left as
     it was. All randomness comes from ``self.np_random``: after the clip draw, ``reset``
     draws a seed for the ``torch.Generator`` (on the model's device) that samples z^K.
-    Stepping is bit-for-bit reproducible under the same seed on CPU.
+    Stepping is bit-for-bit reproducible under the same seed on CPU, across processes, for a
+    fixed ``torch.get_num_threads()`` (another thread count may move a pixel by 1/255).
 
     ## Episode End
     Never terminates. The registered env is truncated by a ``TimeLimit`` after 30 steps

@@ -68,6 +68,10 @@ def _validate_actions(actions: Any, num_envs: int) -> np.ndarray:
     return np.clip(a, -1.0, 1.0).astype(np.float32)
 
 
+def _is_seed(s: Any) -> bool:
+    return isinstance(s, int | np.integer) and not isinstance(s, bool) and s >= 0
+
+
 class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
     """``num_envs`` copies of ``GHVAE-RoboNet-v0`` as rows of one batched model rollout.
 
@@ -196,12 +200,14 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         if self._state is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         a = _validate_actions(actions, self.num_envs)
+        restart = self._autoreset.copy()  # NEXT_STEP: these rows start their next episode now
+        if restart.any():
+            _ = self.clips  # autoresets draw from the clips: fail (if missing) before any change
         a_t = torch.as_tensor(a, device=self.device)  # (N, 4)
         _, self._state = self.model.step(
             self._state, a_t, generator=self._generator, sample=self.sample
         )
         self._steps += 1
-        restart = self._autoreset.copy()  # NEXT_STEP: these rows start their next episode now
         info: dict[str, Any] = {}
         if restart.any():  # also refreshes self._obs
             info = self._restart(restart, ResetRequest(), reseed=False)
@@ -281,19 +287,16 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         n = self.num_envs
         if seed is None:
             return [None] * n
-        if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
-            return [int(seed) + i for i in range(n)]
+        if _is_seed(seed):
+            return [int(seed) + i for i in range(n)]  # type: ignore[arg-type]
         if (
             isinstance(seed, list | tuple)
             and len(seed) == n
-            and all(
-                s is None or (isinstance(s, int | np.integer) and not isinstance(s, bool))
-                for s in seed
-            )
+            and all(s is None or _is_seed(s) for s in seed)
         ):
             return [None if s is None else int(s) for s in seed]
         raise InvalidOptionError(
-            f"seed must be None, an int or a list of {n} ints/None, actual value: {seed!r}"
+            f"seed must be None, an int >= 0 or a list of {n} ints >= 0 / None, actual value: {seed!r}"
         )
 
     def _restart(self, mask: np.ndarray, req: ResetRequest, *, reseed: bool) -> dict[str, Any]:
