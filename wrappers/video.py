@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+from ghvae_env._io import atomic_path
 
 __all__ = ["ImaginedVideoRecorder", "save_video", "VIDEO_FORMATS"]
 
@@ -37,18 +38,11 @@ def save_video(
         raise ValueError(
             f"frames must be uint8 T x H x W x 3 with T >= 1, actual value: dtype {video.dtype} shape {video.shape}"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # imageio picks the format by suffix
-    try:
+    with atomic_path(path, keep_suffix=True) as tmp:  # imageio picks the format by suffix
         if fmt == "gif":
             imageio.mimsave(tmp, list(video), duration=1000.0 / fps, loop=0)
         else:
             imageio.mimsave(tmp, list(video), fps=fps, macro_block_size=1)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -27,7 +27,6 @@ import json
 import multiprocessing as mp
 import os
 import queue as queue_mod
-import secrets
 import sys
 import time
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ghvae_env._io import atomic_path
 from ghvae_env.data.shards import (
     ACTION_DIM,
     FORMAT_VERSION,
@@ -296,9 +296,8 @@ def _check_or_write_manifest(cfg: GeneratorConfig, scene_metadata: dict) -> None
         "numpy_version": np.__version__,
     }
     # unique temp name: array jobs on several hosts may write the same manifest at once
-    tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 # -- driver ----------------------------------------------------------------------------------

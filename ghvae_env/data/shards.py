@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ghvae_env._io import TMP_SUFFIX, atomic_path
 
 __all__ = [
     "FORMAT_VERSION",
@@ -54,7 +55,7 @@ FORMAT_VERSION = 1
 FRAME_SHAPE = (64, 64, 3)  # H x W x C of every stored frame (DESIGN.md observation space)
 ACTION_DIM = 4  # dx, dy, dz, gripper (DESIGN.md action space)
 _KEYS = ("frames", "actions", "states", "seeds", "metadata")
-_TMP_SUFFIX = ".tmp"
+_TMP_SUFFIX = TMP_SUFFIX
 
 
 class ShardError(ValueError):
@@ -146,10 +147,6 @@ def _full_metadata(metadata: dict[str, Any]) -> str:
         raise ValueError(f"metadata must be JSON-serialisable: {e}") from e
 
 
-def _temp_path(final: Path) -> Path:
-    return final.with_name(f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
-
-
 def write_shard(
     path: str | os.PathLike[str],
     frames: np.ndarray,
@@ -184,24 +181,16 @@ def write_shard(
     _validate(frames, actions, states, seeds)
     meta_json = _full_metadata(metadata)
 
-    tmp = _temp_path(final)
-    try:
-        # Writing through a file object stops numpy from appending ".npz" to the name.
-        with open(tmp, "wb") as f:
-            np.savez_compressed(
-                f,
-                frames=np.ascontiguousarray(frames),
-                actions=np.ascontiguousarray(actions),
-                states=np.ascontiguousarray(states),
-                seeds=np.ascontiguousarray(seeds),
-                metadata=np.array(meta_json),  # 0-d unicode array: loads without pickle
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # Writing through a file object stops numpy from appending ".npz" to the name.
+    with atomic_path(final) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(
+            f,
+            frames=np.ascontiguousarray(frames),
+            actions=np.ascontiguousarray(actions),
+            states=np.ascontiguousarray(states),
+            seeds=np.ascontiguousarray(seeds),
+            metadata=np.array(meta_json),  # 0-d unicode array: loads without pickle
+        )
     _fsync_dir(final.parent)
     return final
 

@@ -13,16 +13,15 @@ a checkpoint rewritten in place (a training run writing its next stage) is loade
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ghvae_env._io import atomic_path
 from ghvae_env.model.checkpoint import bundled_checkpoint_path, load_model
 from ghvae_env.model.ghvae import GHVAE
 
@@ -197,16 +196,6 @@ def save_clips(path: str | os.PathLike, frames: np.ndarray, actions: np.ndarray)
     frames, actions = np.asarray(frames), np.asarray(actions)
     _check_clip_arrays(frames, actions, "save_clips")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, frames=frames, actions=actions.astype(np.float32))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, frames=frames, actions=actions.astype(np.float32))
     return path

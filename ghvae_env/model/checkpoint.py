@@ -6,9 +6,7 @@ only tensors and plain containers are unpickled, never arbitrary code.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ghvae_env._io import atomic_path
 from ghvae_env.model.config import ConfigError, GHVAEConfig
 
 __all__ = [
@@ -54,18 +53,8 @@ def bundled_checkpoint_path() -> Path:
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """torch.save to a temp file in the same directory, fsync, then rename over ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
     return path
 
 

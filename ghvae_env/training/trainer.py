@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ghvae_env._io import atomic_path
 from ghvae_env.data.frames import to_float_chw
 from ghvae_env.model.checkpoint import (
     atomic_torch_save,
@@ -483,12 +484,10 @@ def _truncate_csv(path: Path, done_phases: list[str], phase: str | None, step: i
         for r in rows
         if r["phase"] in done_phases or (r["phase"] == phase and int(r["step"]) <= step)
     ]
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(keep)
-    os.replace(tmp, path)
 
 
 def _log_csv(path: Path, row: dict[str, Any]) -> None:
