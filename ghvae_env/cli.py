@@ -18,6 +18,8 @@ _SUBCOMMAND_MODULES = [
     "ghvae_env.data.generate",
     "ghvae_env.data.visualize",
     "ghvae_env.training.cli",
+    "ghvae_env.envs.cli",
+    "ghvae_env.planning.cli",
 ]
 
 

@@ -253,3 +253,29 @@ def test_model_loaded_once_per_checkpoint_and_device(kw):
     a, b = GHVAERoboNetEnv(**kw), GHVAERoboNetEnv(**kw)
     assert a.model is b.model
     assert not a.model.training and not any(p.requires_grad for p in a.model.parameters())
+
+
+def test_export_clips_cli_round_trip(tmp_path, toy_data):
+    from ghvae_env.cli import main
+    from ghvae_env.envs.assets import load_clips
+
+    out = tmp_path / "clips.npz"
+    assert (
+        main(
+            [
+                "export-clips",
+                "--data",
+                toy_data,
+                "--out",
+                str(out),
+                "--length",
+                "5",
+                "--split",
+                "all",
+            ]
+        )
+        == 0
+    )
+    clips = load_clips(out)
+    assert clips.frames.shape[1:] == (5, 64, 64, 3) and clips.actions.shape[1:] == (4, 4)
+    assert clips.frames.shape[0] == 12 * 2  # 12 toy episodes of 12 frames, 2 clips each
