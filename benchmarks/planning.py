@@ -1,0 +1,166 @@
+"""Visual-MPC push tasks: GHVAE-MPC vs random vs no-op vs oracle (the simulator as the model).
+
+Every policy runs on the same N tasks (VP2 protocol, ghvae_env.planning.tasks): success at the
+end and at the closest approach (< 5 cm), mean final distance and improvement, wall time per
+planning step and the share of it spent inside model rollouts.
+
+    python benchmarks/planning.py --episodes 20 --samples 64 --iterations 3 --out benchmarks/results/planning.json
+    python benchmarks/planning.py --quick --checkpoint CKPT     # CI smoke run: 2 tasks, tiny budgets
+
+Writes ``--out`` (JSON: config, command, machine, per-policy summary and episodes) and the same
+table as markdown beside it (``.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
+from ghvae_env.envs.assets import resolve_device
+from ghvae_env.model import load_model
+from ghvae_env.planning.baselines import POLICIES, make_policy
+from ghvae_env.planning.cli import add_planner_arguments, planner_config
+from ghvae_env.planning.tasks import PushTaskConfig, run_episode, sample_push_tasks, summarize
+
+# --quick: 2 tasks of 3 steps, 8 candidates x 1 iteration over 3 steps, a 2-sample oracle.
+QUICK = dict(
+    episodes=2, samples=8, iterations=1, horizon=3, max_steps=3, oracle_samples=2,
+    oracle_iterations=1,
+)  # fmt: skip
+LABELS = {"ghvae": "GHVAE-MPC", "random": "random", "noop": "no-op", "oracle": "oracle (sim MPC)"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--episodes", type=int, default=20, help="push tasks (seeds seed..seed+N-1)")
+    p.add_argument("--seed", type=int, default=0, help="first task seed")
+    p.add_argument(
+        "--checkpoint", type=Path, default=None, help="GHVAE checkpoint; default: bundled"
+    )
+    p.add_argument("--device", default="auto", help='model device: "auto", "cpu", "cuda:N"')
+    add_planner_arguments(p)
+    p.add_argument(
+        "--oracle-samples", type=int, default=16, help="oracle candidates (each costs H sim steps)"
+    )
+    p.add_argument("--oracle-iterations", type=int, default=2, help="oracle CEM iterations")
+    p.add_argument(
+        "--policies", default=",".join(POLICIES), help=f"comma-separated subset of {POLICIES}"
+    )
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/planning.json"))
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI smoke run: 2 tasks of 3 steps, 8 samples x 1 iteration, horizon 3, oracle 2",
+    )
+    args = p.parse_args(argv)
+    if args.quick:  # the smoke budgets become defaults: flags given explicitly still win
+        p.set_defaults(**QUICK)
+        args = p.parse_args(argv)
+    return args
+
+
+def markdown_table(summaries: dict[str, dict[str, Any]]) -> str:
+    def fmt(value: float | None, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    lines = [
+        "| policy | success | success (min dist.) | final dist. (cm) | improvement (cm) "
+        "| s / planning step | model share |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in summaries.items():
+        lines.append(
+            f"| {LABELS[name]} | {fmt(s['success_rate'], '.2f')} | "
+            f"{fmt(s['success_min_rate'], '.2f')} | {fmt(100 * s['mean_final_distance'], '.1f')} | "
+            f"{fmt(100 * s['mean_improvement'], '+.1f')} | {fmt(s['plan_step_time_s'], '.2f')} | "
+            f"{fmt(None if s['model_share'] is None else 100 * s['model_share'], '.0f')}"
+            f"{'' if s['model_share'] is None else '%'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = shlex.join(
+        ["python", "benchmarks/planning.py", *(sys.argv[1:] if argv is None else argv)]
+    )
+    print(f"command: {command}", flush=True)
+    policies = [name.strip() for name in args.policies.split(",") if name.strip()]
+    unknown = sorted(set(policies) - set(POLICIES))
+    if unknown:
+        raise SystemExit(f"--policies must name {list(POLICIES)}, actual value: {unknown}")
+    config = planner_config(args, args.seed)
+    oracle_config = config.replace(
+        num_samples=args.oracle_samples, iterations=args.oracle_iterations, num_elites=None
+    )
+    model = None
+    if "ghvae" in policies:
+        model = load_model(args.checkpoint, device=resolve_device(args.device))
+    t0 = time.time()
+    env = gym.make("RoboNet-Sim-v0")
+    summaries, episodes = {}, {}
+    try:
+        tasks = sample_push_tasks(
+            env, args.episodes, args.seed, PushTaskConfig(max_steps=args.max_steps)
+        )
+        for name in policies:
+            policy = make_policy(name, env, oracle_config if name == "oracle" else config, model)
+            episodes[name] = []
+            for i, task in enumerate(tasks):
+                result = run_episode(env, policy, task)
+                episodes[name].append(result)
+                print(
+                    f"{LABELS[name]:>16} task {i + 1}/{len(tasks)}: success {result['success']!s:5} "
+                    f"final {100 * result['final_distance']:5.1f} cm "
+                    f"({result['wall_time_s']:.1f} s)",
+                    flush=True,
+                )
+            summaries[name] = summarize(episodes[name])
+    finally:
+        env.close()
+
+    table = markdown_table(summaries)
+    print("\n" + table)
+    report = {
+        "command": command,
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "planner": config.to_dict(),
+        "oracle_planner": oracle_config.to_dict(),
+        "checkpoint": None if model is None else model.checkpoint_info.get("path"),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "torch": str(torch.__version__),
+            "threads": torch.get_num_threads(),
+            "device": args.device,
+        },
+        "date": time.strftime("%Y-%m-%d"),
+        "summary": summaries,
+        "episodes": episodes,
+        "wall_s": round(time.time() - t0, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    md = args.out.with_suffix(".md")
+    md.write_text(
+        f"# Visual-MPC push tasks ({args.episodes} tasks, {report['date']})\n\n"
+        f"`{command}`\n\n{table}"
+    )
+    print(f"wrote {args.out} and {md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

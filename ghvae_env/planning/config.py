@@ -1,0 +1,203 @@
+"""PlannerConfig: every knob of the visual-MPC planners, validated, with reasons for the defaults.
+
+The seed paper (Wu et al., CVPR 2021, section 4, "Real Robot Performance") plans with the
+GHVAE from a single 64 x 64 goal image, 2 context frames and 10 future actions, by random
+shooting (its Appendix B) over the 4-d action space; Visual Foresight (Ebert et al. 2018) plans
+the same way with CEM, and the VP2 benchmark (Tian, Finn, Wu, ICLR 2023) uses the same horizon. The seed does not give
+the optimiser's budgets; the defaults below are our choices, each with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["PlannerConfig", "PlannerConfigError", "METHODS", "COSTS"]
+
+METHODS = ("cem", "mppi", "random")
+COSTS = ("mse", "l1")
+
+
+class PlannerConfigError(ValueError):
+    """A PlannerConfig field has an invalid value (the message names field and value)."""
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_real(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Sampling-based trajectory optimisation over action sequences (``H x action_dim``).
+
+    A plan has ``horizon`` actions; with ``action_repeat = r`` only ``ceil(horizon / r)`` of
+    them are free and each is held for ``r`` steps. Every iteration samples ``num_samples``
+    sequences around a mean and scores all of them with one batched ``model.rollout``.
+    ``action_low`` / ``action_high`` accept a scalar (same bound for every dimension) or one
+    value per action dimension; they are stored as tuples. Random shooting samples uniformly
+    in the box and ignores ``init_std``, ``noise_beta``, ``num_elites`` and ``temperature``.
+    """
+
+    # "cem" (cross-entropy method, refit mean and std to the elites), "mppi" (cost-weighted
+    # mean, Williams et al. 2017 / PDDM) or "random" (random shooting, one round of samples).
+    # CEM is the default: it refines where random shooting (the seed's choice, "random"
+    # reproduces it) only resamples, so it needs fewer model rollouts for the same cost.
+    method: str = "cem"
+    # Candidates per iteration = the batch of one model rollout. GPU visual-MPC setups use a
+    # few hundred; 64 keeps a planning step with the bundled cpu-small model at a few
+    # seconds on 2 CPU cores while still covering 4-d actions over a 10-step horizon.
+    num_samples: int = 64
+    # Refinement rounds per planning step; 3, the usual budget of Visual-Foresight-style CEM:
+    # most of the cost reduction comes in the first rounds.
+    iterations: int = 3
+    # CEM elites refit per round; None: num_samples // 8, at least 1 (5-10% is usual with a
+    # few hundred samples; a larger share suits our smaller batch, fewer overfit one sample).
+    num_elites: int | None = None
+    # Actions per plan, and frames the model imagines: VP2's planning horizon.
+    horizon: int = 10
+    # Hold each planned action this many steps (fewer free variables); 1 = no repeat, since
+    # 10 Hz OSC steps of 1.5-2.3 cm are already coarse.
+    action_repeat: int = 1
+    # Temporal correlation of the sampling noise, AR(1): n_t = beta n_{t-1} + sqrt(1-beta^2)
+    # e_t, unit stationary variance (PDDM's filtered noise / iCEM's coloured noise; PDDM's
+    # filter coefficient is 1 - beta here). 0.5: pushes need several steps in one direction.
+    noise_beta: float = 0.5
+    # Std of the first iteration's samples, in action units: 0.5 reaches the bounds of
+    # [-1, 1] at 2 sigma, so the first round explores the whole box without mostly clipping.
+    init_std: float = 0.5
+    # MPPI: weights exp(-(c - c_min) / (temperature * std(c))). Costs are divided by their
+    # spread in that round, so the temperature is scale-free; 0.5 gives a sample one cost-std
+    # worse than the best weight e^-2.
+    temperature: float = 0.5
+    # Start each replanning from the previous mean shifted by the steps executed since
+    # (iCEM, PETS): the plan carries over instead of being rediscovered each step.
+    warm_start: bool = True
+    # Replan after this many executed actions (1 = classic MPC). In between the agent
+    # executes the remaining actions of its last plan.
+    replan_every: int = 1
+    # Lower and upper bounds of the action box: the env's Box(-1, 1, (4,)).
+    action_low: tuple[float, ...] | float = -1.0
+    action_high: tuple[float, ...] | float = 1.0
+    action_dim: int = 4  # DESIGN.md: eef dx, dy, dz, gripper
+    # Per-frame image distance of the default cost: "mse" (mean squared, punishes large
+    # errors, the usual Visual Foresight / VP2 pixel cost) or "l1" (mean absolute).
+    cost: str = "mse"
+    # Weight of the last imagined frame relative to the others (each weighted 1): the goal
+    # image describes the end state; the earlier frames still reward getting closer sooner.
+    final_step_weight: float = 10.0
+    # Seed of the planner's sampling noise and of the model's latent samples (None: fresh
+    # entropy on every reset).
+    seed: int | None = 0
+
+    def __post_init__(self) -> None:
+        def fail(name: str, expected: str) -> None:
+            raise PlannerConfigError(
+                f"{name} needs to be {expected}, actual value: {getattr(self, name)!r}"
+            )
+
+        if self.method not in METHODS:
+            fail("method", f"one of {list(METHODS)}")
+        for name in ("num_samples", "iterations", "num_elites", "horizon", "action_repeat"):
+            value = getattr(self, name)
+            if name == "num_elites" and value is None:
+                continue
+            if not _is_int(value) or value < 1:
+                fail(name, ">= 1")
+        if self.num_elites is not None and self.num_elites > self.num_samples:
+            raise PlannerConfigError(
+                f"num_elites needs to be in [1, num_samples={self.num_samples}], "
+                f"actual value: {self.num_elites}"
+            )
+        if self.action_repeat > self.horizon:
+            raise PlannerConfigError(
+                f"action_repeat needs to be in [1, horizon={self.horizon}], "
+                f"actual value: {self.action_repeat}"
+            )
+        if not _is_int(self.replan_every) or not 1 <= self.replan_every <= self.horizon:
+            fail("replan_every", f"an int in [1, horizon={self.horizon}]")
+        if not _is_real(self.noise_beta) or not 0.0 <= self.noise_beta < 1.0:
+            fail("noise_beta", "in [0, 1)")
+        for name in ("init_std", "temperature"):
+            value = getattr(self, name)
+            if not _is_real(value) or not math.isfinite(value) or value <= 0:
+                fail(name, "> 0")
+        if not isinstance(self.warm_start, bool):
+            fail("warm_start", "a bool")
+        if not _is_int(self.action_dim) or self.action_dim < 1:
+            fail("action_dim", ">= 1")
+        for name in ("action_low", "action_high"):
+            object.__setattr__(self, name, self._bounds(name))
+        bad = [
+            i
+            for i, (lo, hi) in enumerate(zip(self.action_low, self.action_high, strict=True))
+            if lo >= hi
+        ]
+        if bad:
+            raise PlannerConfigError(
+                f"action_low needs to be < action_high in every dimension, actual value: "
+                f"action_low={self.action_low}, action_high={self.action_high} (dimensions {bad})"
+            )
+        if self.cost not in COSTS:
+            fail("cost", f"one of {list(COSTS)}")
+        w = self.final_step_weight
+        if not _is_real(w) or not math.isfinite(w) or w < 0:
+            fail("final_step_weight", ">= 0")
+        if self.horizon == 1 and w == 0:
+            raise PlannerConfigError(
+                "final_step_weight needs to be > 0 when horizon is 1 (it weighs the only "
+                "frame), actual value: 0"
+            )
+        if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
+            fail("seed", "None or an int >= 0")
+
+    def _bounds(self, name: str) -> tuple[float, ...]:
+        value = getattr(self, name)
+        if _is_real(value):
+            value = (float(value),) * self.action_dim
+        try:
+            out = tuple(float(v) for v in value)
+        except (TypeError, ValueError):
+            out = ()
+        if len(out) != self.action_dim or not all(math.isfinite(v) for v in out):
+            raise PlannerConfigError(
+                f"{name} needs to be a finite float or {self.action_dim} finite floats, "
+                f"actual value: {value!r}"
+            )
+        return out
+
+    @property
+    def elites(self) -> int:
+        """``num_elites``, or its default ``max(1, num_samples // 8)`` when None."""
+        return self.num_elites if self.num_elites is not None else max(1, self.num_samples // 8)
+
+    @property
+    def free_steps(self) -> int:
+        """Independent actions per plan: ``ceil(horizon / action_repeat)``."""
+        return -(-self.horizon // self.action_repeat)
+
+    def replace(self, **changes: Any) -> PlannerConfig:
+        """A validated copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable fields (tuples as lists)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlannerConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise :class:`PlannerConfigError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise PlannerConfigError(
+                f"PlannerConfig has no fields {unknown}; known fields: {sorted(names)}"
+            )
+        return cls(**data)

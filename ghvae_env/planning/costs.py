@@ -1,0 +1,102 @@
+"""Costs of imagined futures: how far predicted frames are from a goal image.
+
+A cost function maps ``pred`` (``B x H x 3 x 64 x 64`` float in [0, 1], the imagined frames of
+B candidate plans) and ``goal`` (``3 x 64 x 64`` float in [0, 1]) to ``B`` costs, lower is
+better. The default is the goal-image pixel distance of Visual Foresight (Ebert et al. 2018)
+and VP2 (Tian et al. 2023), averaged over the horizon with a heavier last frame. Pass any
+``Callable[[pred, goal], costs]`` to the planner or agent to plan for something else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from ghvae_env.planning.config import COSTS, PlannerConfig
+
+__all__ = ["CostFn", "CostError", "PixelGoalCost", "step_weights", "check_costs"]
+
+CostFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class CostError(ValueError):
+    """A cost function returned something that is not ``B`` finite costs."""
+
+
+def step_weights(horizon: int, final_step_weight: float) -> torch.Tensor:
+    """Per-frame weights ``(H,)``: 1 for frames 1..H-1, ``final_step_weight`` for frame H,
+    normalised to sum to 1 (so costs stay on the scale of one frame's distance)."""
+    w = torch.ones(horizon)
+    w[-1] = final_step_weight
+    total = float(w.sum())
+    if total <= 0:
+        raise ValueError(
+            f"step weights sum to zero (horizon={horizon}, final_step_weight={final_step_weight})"
+        )
+    return w / total
+
+
+class PixelGoalCost:
+    """Weighted per-frame pixel distance to the goal image.
+
+    ``cost_b = sum_t w_t d(pred[b, t], goal)`` with ``d`` the mean over channels and pixels of
+    the squared (``"mse"``) or absolute (``"l1"``) difference, both on [0, 1] intensities, and
+    ``w`` from :func:`step_weights` (sums to 1). MSE is the default: it punishes a misplaced
+    object more than many slightly-off background pixels; L1 is more forgiving of the
+    blurriness of predicted frames.
+
+    Args:
+        metric: ``"mse"`` or ``"l1"``.
+        final_step_weight: weight of the last frame relative to each earlier one (>= 0).
+    """
+
+    def __init__(self, metric: str = "mse", final_step_weight: float = 10.0) -> None:
+        if metric not in COSTS:
+            raise ValueError(f"metric needs to be one of {list(COSTS)}, actual value: {metric!r}")
+        if not final_step_weight >= 0:
+            raise ValueError(
+                f"final_step_weight needs to be >= 0, actual value: {final_step_weight!r}"
+            )
+        self.metric = metric
+        self.final_step_weight = float(final_step_weight)
+
+    @classmethod
+    def from_config(cls, config: PlannerConfig) -> PixelGoalCost:
+        return cls(config.cost, config.final_step_weight)
+
+    def per_frame(self, pred: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """``B x H x 3 x h x w`` and ``3 x h x w`` -> ``B x H`` distances."""
+        diff = pred - goal.to(pred.dtype)  # goal broadcasts over (B, H)
+        d = diff.square() if self.metric == "mse" else diff.abs()
+        return d.flatten(2).mean(dim=2)  # (B, H)
+
+    def __call__(self, pred: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        """``pred`` B x H x 3 x 64 x 64, ``goal`` 3 x 64 x 64 -> B costs."""
+        if pred.ndim != 5 or goal.ndim != 3 or tuple(pred.shape[2:]) != tuple(goal.shape):
+            raise ValueError(
+                f"pred must be B x H x C x h x w and goal C x h x w, actual shapes: "
+                f"pred {tuple(pred.shape)}, goal {tuple(goal.shape)}"
+            )
+        w = step_weights(pred.shape[1], self.final_step_weight).to(pred.device, pred.dtype)
+        return self.per_frame(pred, goal) @ w  # (B,)
+
+    def __repr__(self) -> str:
+        return f"PixelGoalCost(metric={self.metric!r}, final_step_weight={self.final_step_weight})"
+
+
+def check_costs(costs: object, batch: int) -> torch.Tensor:
+    """Validate a cost function's output: a float tensor of ``batch`` finite values."""
+    if not isinstance(costs, torch.Tensor) or not costs.is_floating_point():
+        raise CostError(
+            f"cost function must return a float tensor of shape ({batch},), "
+            f"actual value: {type(costs).__name__} {getattr(costs, 'dtype', '')}"
+        )
+    if tuple(costs.shape) != (batch,):
+        raise CostError(
+            f"cost function must return shape ({batch},) (one cost per candidate), "
+            f"actual value: shape {tuple(costs.shape)}"
+        )
+    if not torch.isfinite(costs).all():
+        raise CostError("cost function returned NaN or inf costs")
+    return costs.detach().float().cpu()

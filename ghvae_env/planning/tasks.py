@@ -1,0 +1,335 @@
+"""Goal-image push tasks in ``RoboNet-Sim-v0`` and the episode loop every policy shares.
+
+Protocol (after VP2, Tian, Finn, Wu, ICLR 2023, its robosuite push tasks):
+
+* Start: ``env.reset(seed=task_seed)`` (objects, arm pose), then ONE no-op action (zeros:
+  hold the end effector, gripper open) to get the second of the 2 context frames. A no-op
+  rather than a random action: it leaves the objects where the goal was measured from and
+  the context is still two real simulator frames with a real action between them.
+* Goal: one object chosen at random moves 5-15 cm in a random direction on the table; the goal
+  must leave the object inside the tray (the workspace, with a margin) and clear of the other
+  objects. The goal image is rendered by the simulator with every object at its goal position
+  and the arm out of view (``render_goal``).
+* Episode: 15 control steps; the planner (default horizon 10, ``PlannerConfig.horizon``)
+  replans as its config says.
+* Judged from simulator state, not pixels: ``distance`` is the 3-d Euclidean distance between
+  the chosen object's centre and its goal. ``success``: final distance < 5 cm;
+  ``success_min``: the minimum over the episode's steps < 5 cm (VP2 reports the latter).
+  Also the final distance and the improvement ``initial - final``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from ghvae_env.planning.agent import Policy
+
+__all__ = [
+    "PushTaskConfig",
+    "PushTask",
+    "TaskConfigError",
+    "TaskSamplingError",
+    "sample_push_task",
+    "sample_push_tasks",
+    "run_episode",
+    "summarize",
+    "episode_video_frames",
+    "NOOP_ACTION",
+]
+
+NOOP_ACTION = np.zeros(4, dtype=np.float32)  # hold the end effector (OSC goal = now), gripper open
+
+
+class TaskConfigError(ValueError):
+    """A PushTaskConfig field has an invalid value."""
+
+
+class TaskSamplingError(RuntimeError):
+    """No valid goal could be placed for any object of a start state."""
+
+
+@dataclass(frozen=True)
+class PushTaskConfig:
+    """The push-task protocol's numbers (VP2's robosuite push tasks unless noted)."""
+
+    min_displacement: float = 0.05  # m, goal distance from the object's start (VP2: 5-15 cm)
+    max_displacement: float = 0.15  # m
+    success_threshold: float = 0.05  # m, object centre to goal centre
+    max_steps: int = 15  # control steps per episode
+    context_frames: int = 2  # real frames the model is conditioned on (one no-op between them)
+    # goals keep the object's footprint this far inside the tray walls (our choice: a goal
+    # against the wall needs a push the wall would stop).
+    workspace_margin: float = 0.01
+    # gap between the goal footprint and the other objects' (our choice: reachable goals).
+    min_clearance: float = 0.01
+    max_tries: int = 200  # rejection-sampling attempts per object
+
+    def __post_init__(self) -> None:
+        def fail(name: str, expected: str) -> None:
+            raise TaskConfigError(
+                f"{name} needs to be {expected}, actual value: {getattr(self, name)!r}"
+            )
+
+        if not 0 < self.min_displacement <= self.max_displacement:
+            fail("min_displacement", f"in (0, max_displacement={self.max_displacement}]")
+        if not self.success_threshold > 0:
+            fail("success_threshold", "> 0")
+        for name in ("max_steps", "context_frames", "max_tries"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                fail(name, "an int >= 1")
+        for name in ("workspace_margin", "min_clearance"):
+            if not getattr(self, name) >= 0:
+                fail(name, ">= 0")
+
+
+@dataclass(frozen=True)
+class PushTask:
+    """One sampled push task.
+
+    seed: the ``env.reset`` seed of the start state; object_index: the object to push;
+    start_state: full simulator state after the context (``env.reset(options={"state": ..})``);
+    context_frames: ``C x 64 x 64 x 3`` uint8 real frames; context_actions: ``(C-1) x 4``
+    float32; start_positions / goal_positions: ``n x 3`` world positions of all objects
+    (only ``object_index`` differs); goal_image: ``64 x 64 x 3`` uint8.
+    """
+
+    seed: int
+    object_index: int
+    start_state: np.ndarray
+    context_frames: np.ndarray
+    context_actions: np.ndarray
+    start_positions: np.ndarray
+    goal_positions: np.ndarray
+    goal_image: np.ndarray
+    max_steps: int = 15
+    success_threshold: float = 0.05
+
+    def distance(self, object_positions: np.ndarray) -> float:
+        """Metres between the pushed object (row of ``object_positions`` n x 3) and its goal."""
+        i = self.object_index
+        return float(np.linalg.norm(np.asarray(object_positions)[i] - self.goal_positions[i]))
+
+    @property
+    def initial_distance(self) -> float:
+        return self.distance(self.start_positions)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-serialisable summary (no images or states)."""
+        i = self.object_index
+        return {
+            "seed": self.seed,
+            "object_index": i,
+            "num_objects": len(self.start_positions),
+            "start_position": self.start_positions[i].tolist(),
+            "goal_position": self.goal_positions[i].tolist(),
+            "initial_distance": self.initial_distance,
+        }
+
+
+def _sample_goal(
+    scene: Any, positions: np.ndarray, rng: np.random.Generator, cfg: PushTaskConfig
+) -> tuple[int, np.ndarray]:
+    """(object index, goal positions n x 3) by rejection sampling; objects in random order."""
+    sc = scene.config
+    centre = sc.table_top[:2]
+    radii = [obj.radius for obj in scene.objects]
+    for i in rng.permutation(len(positions)):
+        limit = sc.tray_half_extent - radii[i] - cfg.workspace_margin
+        for _ in range(cfg.max_tries):
+            d = rng.uniform(cfg.min_displacement, cfg.max_displacement)
+            angle = rng.uniform(-math.pi, math.pi)
+            xy = positions[i, :2] + d * np.array([math.cos(angle), math.sin(angle)])
+            if np.any(np.abs(xy - centre) > limit):
+                continue
+            if any(
+                np.linalg.norm(xy - positions[j, :2]) < radii[i] + radii[j] + cfg.min_clearance
+                for j in range(len(positions))
+                if j != i
+            ):
+                continue
+            goal = positions.copy()
+            goal[i, :2] = xy  # same height: the object stays on the table
+            return int(i), goal
+    raise TaskSamplingError(
+        f"no goal {cfg.min_displacement}-{cfg.max_displacement} m away fits inside the tray "
+        f"for any of the {len(positions)} objects"
+    )
+
+
+def sample_push_task(env: gym.Env, seed: int, config: PushTaskConfig | None = None) -> PushTask:
+    """Sample the push task of ``seed`` in a ``RoboNet-Sim-v0`` env (deterministic in seed).
+
+    Leaves ``env`` at the task's start state (after the context no-op).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed needs to be an int >= 0, actual value: {seed!r}")
+    cfg = config if config is not None else PushTaskConfig()
+    sim = env.unwrapped
+    if not hasattr(sim, "render_goal") or not hasattr(sim, "scene"):
+        raise TypeError(f"env must be a RoboNet-Sim-v0 env, actual value: {env!r}")
+    obs, _ = env.reset(seed=int(seed))
+    frames, actions = [obs], []
+    info: dict[str, Any] = {}
+    for _ in range(cfg.context_frames - 1):
+        obs, _, _, _, info = env.step(NOOP_ACTION.copy())
+        frames.append(obs)
+        actions.append(NOOP_ACTION.copy())
+    positions = sim.scene.object_positions if not info else info["object_positions"]
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x7A5C]))  # task choices
+    index, goal = _sample_goal(sim.scene, positions, rng, cfg)
+    goal_image = sim.render_goal(goal)
+    return PushTask(
+        seed=int(seed),
+        object_index=index,
+        start_state=sim.get_state(),
+        context_frames=np.stack(frames),
+        context_actions=np.asarray(actions, dtype=np.float32).reshape(-1, 4),
+        start_positions=np.asarray(positions, dtype=np.float64).copy(),
+        goal_positions=goal,
+        goal_image=goal_image,
+        max_steps=cfg.max_steps,
+        success_threshold=cfg.success_threshold,
+    )
+
+
+def sample_push_tasks(
+    env: gym.Env, num_tasks: int, seed: int = 0, config: PushTaskConfig | None = None
+) -> list[PushTask]:
+    """``num_tasks`` tasks with seeds ``seed, seed + 1, ...``."""
+    if isinstance(num_tasks, bool) or not isinstance(num_tasks, int) or num_tasks < 1:
+        raise ValueError(f"num_tasks needs to be an int >= 1, actual value: {num_tasks!r}")
+    return [sample_push_task(env, seed + i, config) for i in range(num_tasks)]
+
+
+def run_episode(
+    env: gym.Env, policy: Policy, task: PushTask, record: bool = False
+) -> dict[str, Any]:
+    """Run ``policy`` on ``task`` for ``task.max_steps`` steps in the simulator ``env``.
+
+    The env is restored to ``task.start_state``; ``policy.reset(seed=task.seed)`` is called
+    first. Each step the policy gets the last ``C`` frames, the ``C-1`` actions between them
+    and the goal image.
+
+    Returns a JSON-serialisable dict: ``success``, ``success_min``, ``final_distance``,
+    ``min_distance``, ``initial_distance``, ``improvement`` (metres), ``distances`` (per step),
+    ``actions``, ``steps``, ``wall_time_s``, ``act_time_s``; for planning agents also
+    ``plans``, ``plan_step_time_s`` (mean seconds per replanning step), ``model_time_s`` and
+    ``model_share``; and ``task`` (:meth:`PushTask.describe`). With ``record``: ``frames``
+    (T+1 x 64 x 64 x 3 uint8, sim frames from the last context frame on) and ``imagined``
+    (T x 64 x 64 x 3 uint8 or None per step: the plan's predicted frame for that step).
+    """
+    t_start = time.perf_counter()
+    obs, info = env.reset(options={"state": task.start_state})
+    policy.reset(seed=task.seed)
+    C = len(task.context_frames)
+    frames = list(task.context_frames[:-1]) + [obs]
+    actions = list(task.context_actions)
+    distances: list[float] = []
+    act_time = 0.0
+    recorded, imagined = [obs], []
+    for _ in range(task.max_steps):
+        history = np.asarray(actions[len(actions) - (C - 1) :], dtype=np.float32).reshape(C - 1, 4)
+        t0 = time.perf_counter()
+        action = np.asarray(policy.act(np.stack(frames[-C:]), history, task.goal_image))
+        act_time += time.perf_counter() - t0
+        obs, _, terminated, truncated, info = env.step(action)
+        frames.append(obs)
+        actions.append(action.astype(np.float32))
+        distances.append(task.distance(info["object_positions"]))
+        if record:
+            recorded.append(obs)
+            imagined.append(_imagined_frame(policy))
+        if terminated or truncated:
+            break
+    initial = task.initial_distance
+    final = distances[-1] if distances else initial
+    result: dict[str, Any] = {
+        "task": task.describe(),
+        "success": bool(final < task.success_threshold),
+        "success_min": bool(min(distances, default=initial) < task.success_threshold),
+        "final_distance": final,
+        "min_distance": min(distances, default=initial),
+        "initial_distance": initial,
+        "improvement": initial - final,
+        "distances": distances,
+        "actions": [a.tolist() for a in actions[len(task.context_actions) :]],
+        "steps": len(distances),
+        "act_time_s": act_time,
+    }
+    stats = getattr(policy, "stats", None)
+    if isinstance(stats, dict) and stats.get("plans"):
+        result.update(
+            plans=int(stats["plans"]),
+            plan_step_time_s=stats["plan_time_s"] / stats["plans"],
+            model_time_s=stats["model_time_s"],
+            model_share=stats["model_time_s"] / max(stats["plan_time_s"], 1e-12),
+        )
+    if record:
+        result["frames"] = np.stack(recorded)
+        result["imagined"] = imagined
+    result["wall_time_s"] = time.perf_counter() - t_start
+    return result
+
+
+def _imagined_frame(policy: object) -> np.ndarray | None:
+    """The last plan's predicted frame for the observation that the last action led to."""
+    from ghvae_env.data.frames import to_uint8_hwc
+
+    plan = getattr(policy, "last_plan", None)
+    k = getattr(policy, "plan_step", None)
+    if plan is None or plan.predicted is None or k is None or not 0 <= k < len(plan.predicted):
+        return None
+    return to_uint8_hwc(plan.predicted[k])
+
+
+def episode_video_frames(result: dict[str, Any], task: PushTask, gap: int = 2) -> np.ndarray:
+    """Side-by-side panels per step: sim frame | goal image | imagined frame.
+
+    ``result`` from ``run_episode(..., record=True)``. The imagined panel shows what the plan
+    predicted for the sim frame beside it (grey where there is no prediction: the first
+    frame, baselines without a model). Returns ``T+1 x 64 x (3*64 + 2*gap) x 3`` uint8.
+    """
+    if "frames" not in result:
+        raise ValueError("result has no frames: run run_episode(..., record=True)")
+    sim = result["frames"]
+    T, h, w, _ = sim.shape
+    grey = np.full((h, w, 3), 128, np.uint8)
+    sep = np.full((h, gap, 3), 255, np.uint8)
+    imagined = [None, *result["imagined"]]
+    out = [
+        np.concatenate([sim[t], sep, task.goal_image, sep, grey if im is None else im], axis=1)
+        for t, im in zip(range(T), imagined, strict=True)
+    ]
+    return np.stack(out)
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Means over episodes: success rates, distances, planning time and model share."""
+    if not results:
+        raise ValueError("results needs at least one episode, actual value: []")
+
+    def mean(key: str) -> float | None:
+        vals = [r[key] for r in results if r.get(key) is not None]
+        return float(np.mean(vals)) if vals else None
+
+    plans = sum(r.get("plans", 0) for r in results)
+    plan_time = sum(r.get("plan_step_time_s", 0.0) * r.get("plans", 0) for r in results)
+    model_time = sum(r.get("model_time_s", 0.0) for r in results)
+    return {
+        "episodes": len(results),
+        "success_rate": mean("success"),
+        "success_min_rate": mean("success_min"),
+        "mean_final_distance": mean("final_distance"),
+        "mean_min_distance": mean("min_distance"),
+        "mean_improvement": mean("improvement"),
+        "mean_episode_time_s": mean("wall_time_s"),
+        "plan_step_time_s": plan_time / plans if plans else None,
+        "model_share": model_time / plan_time if plans and plan_time > 0 else None,
+    }

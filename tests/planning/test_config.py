@@ -1,0 +1,76 @@
+"""PlannerConfig validation: typed errors that name the field and the value."""
+
+from __future__ import annotations
+
+import pytest
+
+from ghvae_env.planning.config import PlannerConfig, PlannerConfigError
+
+
+def test_defaults_are_valid_and_documented_values():
+    c = PlannerConfig()
+    assert (c.method, c.num_samples, c.iterations, c.horizon) == ("cem", 64, 3, 10)
+    assert c.elites == 8 and c.free_steps == 10
+    assert c.action_low == (-1.0,) * 4 and c.action_high == (1.0,) * 4
+
+
+def test_zero_samples_message():
+    with pytest.raises(
+        PlannerConfigError, match=r"^num_samples needs to be >= 1, actual value: 0$"
+    ):
+        PlannerConfig(num_samples=0)
+
+
+def test_elites_more_than_samples():
+    with pytest.raises(
+        PlannerConfigError, match=r"num_elites needs to be in \[1, num_samples=4\], actual value: 5"
+    ):
+        PlannerConfig(num_samples=4, num_elites=5)
+
+
+def test_horizon_below_one():
+    with pytest.raises(PlannerConfigError, match=r"^horizon needs to be >= 1, actual value: 0$"):
+        PlannerConfig(horizon=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"method": "ilqr"}, "method"),
+        ({"iterations": 0}, "iterations"),
+        ({"num_elites": 0}, "num_elites"),
+        ({"action_repeat": 0}, "action_repeat"),
+        ({"horizon": 3, "action_repeat": 4}, "action_repeat"),
+        ({"horizon": 3, "replan_every": 4}, "replan_every"),
+        ({"noise_beta": 1.0}, "noise_beta"),
+        ({"noise_beta": -0.1}, "noise_beta"),
+        ({"init_std": 0.0}, "init_std"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"warm_start": 1}, "warm_start"),
+        ({"action_low": 1.0}, "action_low"),
+        ({"action_low": (-1.0, -1.0)}, "action_low"),
+        ({"cost": "ssim"}, "cost"),
+        ({"final_step_weight": -1.0}, "final_step_weight"),
+        ({"horizon": 1, "final_step_weight": 0.0}, "final_step_weight"),
+        ({"seed": -1}, "seed"),
+        ({"num_samples": 2.5}, "num_samples"),
+    ],
+)
+def test_invalid_fields_name_themselves(kwargs, field):
+    with pytest.raises(PlannerConfigError, match=rf"^{field} needs to be"):
+        PlannerConfig(**kwargs)
+
+
+def test_default_elites_follow_samples_and_replace_revalidates():
+    c = PlannerConfig().replace(num_samples=4)
+    assert c.num_elites is None and c.elites == 1
+    with pytest.raises(PlannerConfigError):
+        c.replace(num_elites=9)
+
+
+def test_bounds_broadcast_and_round_trip():
+    c = PlannerConfig(action_low=(-0.5, -0.5, -1.0, -1.0), action_high=0.5)
+    assert c.action_high == (0.5,) * 4
+    assert PlannerConfig.from_dict(c.to_dict()) == c
+    with pytest.raises(PlannerConfigError, match="no fields"):
+        PlannerConfig.from_dict({"samples": 3})

@@ -1,0 +1,154 @@
+"""CEM, MPPI and random shooting on a toy model with a known optimum; the tiny GHVAE end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ghvae_env.planning.config import PlannerConfig
+from ghvae_env.planning.costs import CostError, PixelGoalCost, step_weights
+from ghvae_env.planning.planners import Planner, PlanningError
+
+START = (32.0, 32.0)
+TARGET = (42.0, 24.0)  # 10 px down, 8 px left: needs sum(a_row) = 2.5, sum(a_col) = -2 at 4 px/unit
+HORIZON = 4
+
+
+@pytest.fixture
+def ctx(blob) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(context 2 x 3 x 64 x 64, context actions 1 x 4, goal 3 x 64 x 64)."""
+    frame = blob.image(START)
+    return torch.stack([frame, frame]), torch.zeros(1, 4), blob.image(TARGET)
+
+
+def _final_position(actions: np.ndarray, speed: float = 4.0) -> np.ndarray:
+    return np.array(START) + speed * actions[:, :2].sum(axis=0)
+
+
+@pytest.mark.parametrize("method", ["cem", "mppi"])
+def test_optimizers_find_the_blob_goal(method, blob, ctx):
+    model = blob.Model()
+    cfg = PlannerConfig(method=method, num_samples=64, iterations=6, horizon=HORIZON, seed=1)
+    result = Planner(model, cfg).plan(*ctx)
+    end = _final_position(result.actions)
+    assert np.linalg.norm(end - np.array(TARGET)) < 1.5, f"{method} ended at {end}"
+    # one batched rollout per iteration, the batch being all candidates
+    expected = [64] * cfg.iterations
+    assert model.batch_sizes == expected
+    assert result.rollouts == cfg.iterations and result.samples == 64 * cfg.iterations
+    assert len(result.iteration_costs) == cfg.iterations
+    assert result.iteration_costs[-1].min() < result.iteration_costs[0].min()
+    assert 0.0 < result.model_time_s <= result.total_time_s
+    assert result.actions.shape == (HORIZON, 4) and result.actions.dtype == np.float32
+    assert np.all(np.abs(result.actions) <= 1.0)
+
+
+def test_custom_cost_hook_known_optimum(blob, ctx):
+    """A user cost on the final blob centre: the optimum is exactly the target."""
+    target = torch.tensor(TARGET)
+
+    def centre_cost(pred: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        return (blob.center(pred[:, -1]) - target).norm(dim=-1)  # (B,)
+
+    cfg = PlannerConfig(num_samples=64, iterations=5, horizon=HORIZON, seed=0)
+    result = Planner(blob.Model(), cfg, cost_fn=centre_cost).plan(*ctx)
+    assert result.cost is not None and result.cost < 1.0
+    assert np.linalg.norm(_final_position(result.actions) - np.array(TARGET)) < 1.0
+
+
+def test_random_shooting_beats_doing_nothing(blob, ctx):
+    cfg = PlannerConfig(method="random", num_samples=64, iterations=2, horizon=HORIZON, seed=0)
+    result = Planner(blob.Model(), cfg).plan(*ctx)
+    noop_cost = float(
+        PixelGoalCost()(
+            blob.image(START)[None, None].expand(1, HORIZON, -1, -1, -1), blob.image(TARGET)
+        )[0]
+    )
+    assert result.cost < noop_cost
+    assert torch.allclose(
+        result.predicted[-1], blob.image(_final_position(result.actions)), atol=1e-5
+    )
+
+
+def test_seeded_and_reseedable(blob, ctx):
+    cfg = PlannerConfig(num_samples=16, iterations=2, horizon=HORIZON, seed=3)
+    a = Planner(blob.Model(), cfg).plan(*ctx).actions
+    b = Planner(blob.Model(), cfg).plan(*ctx).actions
+    np.testing.assert_array_equal(a, b)
+    planner = Planner(blob.Model(), cfg.replace(seed=4))
+    assert not np.array_equal(planner.plan(*ctx).actions, a)
+    planner.reset(3)
+    np.testing.assert_array_equal(planner.plan(*ctx).actions, a)
+
+
+def test_action_repeat_holds_actions(blob, ctx):
+    cfg = PlannerConfig(num_samples=8, iterations=1, horizon=5, action_repeat=2)
+    actions = Planner(blob.Model(), cfg).plan(*ctx).actions
+    assert actions.shape == (5, 4)
+    np.testing.assert_array_equal(actions[0], actions[1])
+    np.testing.assert_array_equal(actions[2], actions[3])
+
+
+def test_warm_start_is_rescored_and_kept_when_optimal(blob, ctx):
+    optimal = np.zeros((HORIZON, 4), np.float32)
+    optimal[:, 0], optimal[:, 1] = 2.5 / HORIZON, -2.0 / HORIZON
+    cfg = PlannerConfig(num_samples=8, iterations=1, horizon=HORIZON, init_std=0.3)
+    result = Planner(blob.Model(), cfg).plan(*ctx, init_mean=optimal)
+    np.testing.assert_allclose(result.actions, optimal, atol=1e-6)
+
+
+def test_mppi_imagine_rolls_out_the_mean_once_more(blob, ctx):
+    model = blob.Model()
+    cfg = PlannerConfig(method="mppi", num_samples=8, iterations=2, horizon=HORIZON)
+    result = Planner(model, cfg).plan(*ctx)
+    assert result.cost is None and result.predicted is None
+    result = Planner(model, cfg).plan(*ctx, imagine=True)
+    assert model.batch_sizes[-1] == 1 and result.predicted.shape == (HORIZON, 3, 64, 64)
+    np.testing.assert_allclose(result.actions, result.mean)
+
+
+def test_bad_model_output_and_bad_costs_raise(blob, ctx):
+    class Wrong:
+        def rollout(self, context_frames, actions, num_samples=1, generator=None):
+            return torch.zeros(1, 1, 3, 64, 64)
+
+    cfg = PlannerConfig(num_samples=4, iterations=1, horizon=2)
+    with pytest.raises(PlanningError, match=r"shape \(4, 2, 3, 64, 64\)"):
+        Planner(Wrong(), cfg).plan(*ctx)
+    with pytest.raises(CostError, match=r"shape \(4,\)"):
+        Planner(blob.Model(), cfg, cost_fn=lambda p, g: p.mean(dim=(2, 3, 4))).plan(*ctx)
+    with pytest.raises(TypeError, match="rollout"):
+        Planner(object(), cfg)
+    ctx, acts, goal = ctx
+    with pytest.raises(ValueError, match="context_actions must have shape"):
+        Planner(blob.Model(), cfg).plan(ctx, torch.zeros(2, 4), goal)
+    with pytest.raises(TypeError, match="to_float_chw"):
+        Planner(blob.Model(), cfg).plan((ctx * 255).to(torch.uint8), acts, goal)
+
+
+def test_pixel_cost_weights_the_final_frame():
+    w = step_weights(4, 10.0)
+    assert torch.allclose(w, torch.tensor([1, 1, 1, 10]) / 13.0)
+    goal = torch.zeros(3, 8, 8)
+    pred = torch.zeros(2, 4, 3, 8, 8)
+    pred[0, -1] = 0.5  # wrong only at the end
+    pred[1, 0] = 0.5  # wrong only at the start
+    mse = PixelGoalCost("mse", 10.0)(pred, goal)
+    assert torch.allclose(mse, torch.tensor([0.25 * 10 / 13, 0.25 / 13]))
+    l1 = PixelGoalCost("l1", 10.0)(pred, goal)
+    assert torch.allclose(l1, torch.tensor([0.5 * 10 / 13, 0.5 / 13]))
+
+
+def test_tiny_ghvae_end_to_end(tiny_model):
+    cfg = PlannerConfig(num_samples=6, iterations=2, horizon=3, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    context = torch.rand(2, 3, 64, 64, generator=gen)
+    goal = torch.rand(3, 64, 64, generator=gen)
+    for method in ("cem", "mppi", "random"):
+        result = Planner(tiny_model, cfg.replace(method=method)).plan(
+            context, torch.zeros(1, 4), goal, imagine=True
+        )
+        assert result.actions.shape == (3, 4) and np.all(np.isfinite(result.actions))
+        assert result.predicted.shape == (3, 3, 64, 64)
+        assert result.rollouts == cfg.iterations + (method == "mppi")

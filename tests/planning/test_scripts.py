@@ -1,0 +1,61 @@
+"""Smoke-run examples/visual_mpc.py and benchmarks/planning.py --quick on a tiny checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ghvae_env.model import GHVAE, GHVAEConfig, save_checkpoint
+
+pytestmark = pytest.mark.sim
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, GHVAE(GHVAEConfig.preset("tiny")), trained_modules=2, stage="test")
+    return str(path)
+
+
+def _run(script: str, *args: str, cwd: Path) -> str:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, str(ROOT / script), *args], cwd=cwd, env=env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def test_visual_mpc_example(checkpoint, tmp_path):
+    gif = tmp_path / "mpc.gif"
+    stdout = _run(
+        "examples/visual_mpc.py", "--checkpoint", checkpoint, "--steps", "2", "--samples", "4",
+        "--iterations", "1", "--horizon", "3", "--device", "cpu", "--out", str(gif), cwd=tmp_path,
+    )  # fmt: skip
+    assert stdout.startswith("command: python examples/visual_mpc.py --checkpoint")
+    assert gif.stat().st_size > 0
+    saved = json.loads((tmp_path / "mpc.gif.json").read_text())
+    assert saved["result"]["steps"] == 2 and saved["planner"]["num_samples"] == 4
+
+
+def test_planning_benchmark_quick(checkpoint, tmp_path):
+    out = tmp_path / "planning.json"
+    stdout = _run(
+        "benchmarks/planning.py", "--quick", "--episodes", "1", "--checkpoint", checkpoint,
+        "--device", "cpu", "--out", str(out), cwd=tmp_path,
+    )  # fmt: skip
+    assert "command: python benchmarks/planning.py --quick" in stdout
+    report = json.loads(out.read_text())
+    assert set(report["summary"]) == {"ghvae", "random", "noop", "oracle"}
+    assert report["summary"]["ghvae"]["plan_step_time_s"] > 0
+    assert "| GHVAE-MPC |" in out.with_suffix(".md").read_text()

@@ -1,0 +1,138 @@
+"""Push tasks, episodes, the oracle and ``ghvae plan`` in ``RoboNet-Sim-v0``.
+
+One simulator for the whole module; every episode is a handful of steps.
+"""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
+from ghvae_env.model import GHVAE, GHVAEConfig, load_model, save_checkpoint
+from ghvae_env.planning.agent import VisualMPCAgent
+from ghvae_env.planning.baselines import NoOpPolicy, SimulatorModel, make_oracle_agent
+from ghvae_env.planning.config import PlannerConfig
+from ghvae_env.planning.tasks import (
+    PushTaskConfig,
+    TaskConfigError,
+    episode_video_frames,
+    run_episode,
+    sample_push_task,
+    summarize,
+)
+
+pytestmark = pytest.mark.sim
+
+SHORT = PushTaskConfig(max_steps=2)
+TINY_PLAN = PlannerConfig(num_samples=4, iterations=1, horizon=3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def env():
+    env = gym.make("RoboNet-Sim-v0")
+    yield env
+    env.close()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, GHVAE(GHVAEConfig.preset("tiny")), trained_modules=2, stage="test")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def task(env):
+    return sample_push_task(env, 7, SHORT)
+
+
+def test_task_sampler_is_seeded_and_follows_the_protocol(env, task):
+    again = sample_push_task(env, 7, SHORT)
+    assert again.object_index == task.object_index
+    np.testing.assert_array_equal(again.goal_positions, task.goal_positions)
+    np.testing.assert_array_equal(again.goal_image, task.goal_image)
+    np.testing.assert_array_equal(again.start_state, task.start_state)
+    assert task.context_frames.shape == (2, 64, 64, 3) and task.context_frames.dtype == np.uint8
+    np.testing.assert_array_equal(task.context_actions, np.zeros((1, 4), np.float32))
+    assert task.goal_image.shape == (64, 64, 3) and task.goal_image.dtype == np.uint8
+    scene = env.unwrapped.scene
+    for seed in (7, 8, 9):
+        t = task if seed == 7 else sample_push_task(env, seed, SHORT)
+        i = t.object_index
+        assert 0.05 <= t.initial_distance <= 0.15, t.initial_distance
+        moved = np.abs(t.goal_positions - t.start_positions).sum(axis=1)
+        assert np.count_nonzero(moved) == 1 and moved[i] > 0
+        inside = scene.config.tray_half_extent - scene.objects[i].radius
+        assert np.all(np.abs(t.goal_positions[i, :2]) <= inside)
+    with pytest.raises(TaskConfigError, match="min_displacement"):
+        PushTaskConfig(min_displacement=0.2)
+
+
+def test_run_episode_fields(env, task):
+    result = run_episode(env, NoOpPolicy(), task, record=True)
+    assert result["steps"] == 2 and len(result["distances"]) == 2
+    for key in ("success", "success_min"):
+        assert type(result[key]) is bool
+    assert result["initial_distance"] == pytest.approx(task.initial_distance)
+    assert result["improvement"] == pytest.approx(
+        result["initial_distance"] - result["final_distance"]
+    )
+    assert result["min_distance"] == min(result["distances"])
+    assert result["frames"].shape == (3, 64, 64, 3) and result["imagined"] == [None, None]
+    np.testing.assert_array_equal(result["frames"][0], task.context_frames[-1])  # exact restore
+    assert episode_video_frames(result, task).shape == (3, 64, 196, 3)
+    json.dumps({k: v for k, v in result.items() if k not in ("frames", "imagined")})
+    summary = summarize([result])
+    assert summary["episodes"] == 1 and summary["plan_step_time_s"] is None
+
+
+def test_agent_with_tiny_checkpoint_runs_in_the_sim(env, task, checkpoint):
+    agent = VisualMPCAgent(load_model(checkpoint), TINY_PLAN)
+    result = run_episode(env, agent, task, record=True)
+    assert result["steps"] == 2 and result["plans"] == 2
+    assert 0 < result["model_share"] <= 1 and result["plan_step_time_s"] > 0
+    assert all(im.shape == (64, 64, 3) and im.dtype == np.uint8 for im in result["imagined"])
+    assert all(np.all(np.abs(a) <= 1) for a in result["actions"])
+
+
+def test_simulator_model_matches_stepping_and_restores_state(env, task):
+    env.reset(options={"state": task.start_state})
+    model = SimulatorModel(env)
+    actions = torch.zeros(2, 3, 4)  # B=2, C-1=1 context action, H=2
+    actions[0, 1:, 1] = 1.0
+    pred = model.rollout(torch.zeros(2, 2, 3, 64, 64), actions)
+    assert pred.shape == (2, 2, 3, 64, 64) and model.sim_steps == 4
+    np.testing.assert_array_equal(env.unwrapped.get_state(), task.start_state)
+    from ghvae_env.data.frames import to_uint8_hwc
+
+    for t in range(2):
+        obs, *_ = env.step(actions[0, 1 + t].numpy())
+        np.testing.assert_array_equal(to_uint8_hwc(pred[0, t]), obs)
+    agent = make_oracle_agent(env, PlannerConfig(num_samples=2, iterations=1, horizon=2))
+    short = sample_push_task(env, 7, PushTaskConfig(max_steps=1))
+    result = run_episode(env, agent, short)
+    assert result["steps"] == 1 and result["plans"] == 1
+
+
+def test_plan_cli(env, checkpoint, tmp_path):
+    from ghvae_env.cli import build_parser
+    from ghvae_env.planning.cli import command_line, run
+
+    argv = ["plan", "--episodes", "1", "--seed", "7", "--checkpoint", checkpoint, "--method",
+            "mppi", "--samples", "3", "--iterations", "1", "--horizon", "2", "--max-steps", "2",
+            "--json", str(tmp_path / "r.json"), "--video", str(tmp_path / "v.gif"),
+            "--no-progress"]  # fmt: skip
+    args = build_parser().parse_args(argv)
+    command = command_line(args)
+    assert command.startswith("ghvae plan") and "--method mppi" in command
+    report = run(args, command, env=env)
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["summary"] == report["summary"] and saved["planner"]["method"] == "mppi"
+    assert len(saved["episodes"]) == 1 and saved["episodes"][0]["plans"] == 2
+    assert (tmp_path / "v.gif").stat().st_size > 0
