@@ -215,6 +215,22 @@ class GHVAE(nn.Module):
     def num_modules(self) -> int:
         return len(self.blocks)
 
+    def truncated(self, k: int) -> GHVAE:
+        """The k-module GHVAE made of modules 1..k, sharing (not copying) their weights.
+
+        After greedy stage k of a K-module run this is the model that stage trained: its
+        test-time latent is z^k from prior_k (modules above k are still untrained).
+        """
+        if not 1 <= k <= self.num_modules:
+            raise ValueError(f"k must be in [1, {self.num_modules}], actual value: {k}")
+        if k == self.num_modules:
+            return self
+        sub = GHVAE.__new__(GHVAE)
+        nn.Module.__init__(sub)
+        sub.config = self.config.with_modules(k)
+        sub.blocks = nn.ModuleList(list(self.blocks[:k]))
+        return sub
+
     # ------------------------------------------------------------------ shared pieces
     def encode(
         self, x: torch.Tensor, upto: int | None = None, no_grad_below: int = 0

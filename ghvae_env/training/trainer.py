@@ -387,10 +387,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             "wall_s": round(time.time() - t_phase, 1),
             **{f"final_{k}": v for k, v in last_scalars.items()},
         }
+        # after greedy stage k the trained model is modules 1..k (modules above are untrained)
+        trained = model.truncated(phase.module)
         if dist.main and heldout_ds is not None:
             model.eval()
             ev = evaluate_rollouts(
-                model,
+                trained,
                 heldout_ds,
                 context=cfg.context,
                 horizon=cfg.horizon,
@@ -398,7 +400,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 seed=cfg.seed,
                 device=device,
             )
-            record["heldout"] = {k: ev[k] for k in ("psnr", "copy_last_psnr", "num_clips")}
+            record["heldout"] = {
+                k: ev[k] for k in ("psnr", "copy_last_psnr", "psnr_shuffled_actions", "num_clips")
+            }
             print(
                 f"[{phase.name}] held-out PSNR {ev['psnr']:.2f} dB vs copy-last {ev['copy_last_psnr']:.2f} dB "
                 f"({ev['num_clips']} clips, context {cfg.context}, horizon {cfg.horizon})",
@@ -406,13 +410,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             )
         history.append(record)
         summary["phases"].append(record)
-        trained = phase.module
         if dist.main:
-            if phase.kind == "greedy":
+            if phase.kind == "greedy":  # a phase.module-module model: stack onto it with --from
                 save_checkpoint(
                     run / f"stage_{phase.module}.pt",
-                    model,
-                    trained_modules=trained,
+                    trained,
+                    trained_modules=phase.module,
                     stage=phase.name,
                     provenance=provenance,
                     history=history,

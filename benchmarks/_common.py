@@ -1,0 +1,131 @@
+"""Helpers shared by the benchmark scripts: the reproducing command, the machine, JSON output.
+
+Imported as ``from _common import ...``: a script run as ``python benchmarks/<name>.py`` has
+``benchmarks/`` as ``sys.path[0]`` from any working directory (the smoke tests prepend it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "BenchmarkError",
+    "command_string",
+    "machine_info",
+    "markdown_table",
+    "require_checkpoint",
+    "save_json",
+    "today",
+]
+
+
+class BenchmarkError(ValueError):
+    """Bad benchmark arguments or a missing input file; the message names which."""
+
+
+def command_string(script: str, argv: list[str] | None) -> str:
+    """``python benchmarks/<script> <args>``: the command that reproduces this run."""
+    args = sys.argv[1:] if argv is None else argv
+    return shlex.join(["python", f"benchmarks/{script}", *args])
+
+
+def today() -> str:
+    return time.strftime("%Y-%m-%d")
+
+
+def machine_info(device: str | torch.device | None = None) -> dict[str, Any]:
+    """What the numbers were measured on: CPU, thread counts, versions, GPU when used."""
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+        "numpy": np.__version__,
+        "torch_num_threads": torch.get_num_threads(),
+        "torch_num_interop_threads": torch.get_num_interop_threads(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS"),
+        "cuda_available": torch.cuda.is_available(),
+    }
+    if device is not None:
+        info["device"] = str(device)
+    if torch.cuda.is_available():
+        info["cuda_device"] = torch.cuda.get_device_name(0)
+        info["cuda_version"] = torch.version.cuda
+    return info
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def require_checkpoint(path: str | os.PathLike | None) -> Path:
+    """The checkpoint to benchmark (None: the bundled one); a clear error when it is missing."""
+    from ghvae_env.model.checkpoint import bundled_checkpoint_path
+
+    p = bundled_checkpoint_path() if path is None else Path(path)
+    if not p.is_file():
+        what = "the bundled checkpoint" if path is None else "--checkpoint"
+        raise BenchmarkError(
+            f"{what} {p} does not exist; pass --checkpoint <a .pt written by `ghvae train`>"
+        )
+    return p
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        return _jsonable(x.item())
+    if isinstance(x, Path):
+        return str(x)
+    if isinstance(x, float) and not math.isfinite(x):
+        return None  # strict JSON has no NaN / inf
+    return x
+
+
+def save_json(path: str | os.PathLike, obj: dict[str, Any]) -> Path:
+    """Write ``obj`` as indented strict JSON (NaN/inf -> null, numpy -> Python)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
+    return path
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    """A GitHub markdown table; floats printed with 2 decimals, None as an em dash."""
+
+    def cell(v: Any) -> str:
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            return "—"
+        if isinstance(v, float):
+            return f"{v:.2f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
