@@ -90,6 +90,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--horizon", type=int, default=10)
     e.add_argument("--clips", type=int, default=256, help="number of clips (fixed by --seed)")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument(
+        "--modules", type=int, default=None, help="score only modules 1..K (default: all)"
+    )
     e.add_argument("--device", default="cpu")
     e.add_argument("--json", default=None, help="write the results here")
     e.set_defaults(func=_evaluate)
@@ -104,6 +107,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     t0 = time.time()
     model = load_model(args.checkpoint, device=args.device)
+    info = model.checkpoint_info
+    if args.modules is not None:
+        model = model.truncated(args.modules)
     ds = VideoDataset(args.data, window=args.context + args.horizon, split=args.split)
     res = evaluate_rollouts(
         model,
@@ -115,7 +121,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         device=args.device,
     )
     res.update(
-        checkpoint=model.checkpoint_info["path"],
+        checkpoint=info["path"],
+        modules=model.num_modules,
         data=args.data,
         split=args.split,
         wall_s=round(time.time() - t0, 1),

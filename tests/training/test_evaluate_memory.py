@@ -43,7 +43,30 @@ def test_evaluate_cli_writes_json(tmp_path, tiny_model, toy_data, capsys):
     )
     assert rc == 0
     res = json.loads(out.read_text())
-    assert res["checkpoint"] == str(ckpt) and res["horizon"] == 4
+    assert res["checkpoint"] == str(ckpt) and res["horizon"] == 4 and res["modules"] == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(ckpt),
+                "--data",
+                toy_data,
+                "--split",
+                "all",
+                "--horizon",
+                "4",
+                "--clips",
+                "4",
+                "--modules",
+                "1",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(out.read_text())["modules"] == 1
 
 
 def test_show_writes_png(tmp_path, toy_data):
