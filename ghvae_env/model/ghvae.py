@@ -59,11 +59,13 @@ class Decoder(nn.Module):
         kernel: int,
         image: bool,
         pixel_skip: bool,
+        action_dim: int = 0,
     ) -> None:
         super().__init__()
         self.image = image
         self.pixel_skip = image and pixel_skip
-        self.inp = conv_block(c_h + c_z, c_h, kernel)
+        self.action_dim = action_dim  # > 0: a_t tiled is a decoder input (config.action_to_decoder)
+        self.inp = conv_block(c_h + c_z + action_dim, c_h, kernel)
         self.res = nn.Sequential(*[ResBlock(c_h, kernel) for _ in range(res_blocks)])
         self.up = conv_block(c_h, c_up, kernel)
         self.out = nn.Conv2d(c_up, c_out + int(self.pixel_skip), kernel, padding=kernel // 2)
@@ -72,9 +74,18 @@ class Decoder(nn.Module):
                 self.out.bias[-1].fill_(2.0)
 
     def forward(
-        self, h: torch.Tensor, u: torch.Tensor, prev_frame: torch.Tensor | None = None
+        self,
+        h: torch.Tensor,
+        u: torch.Tensor,
+        prev_frame: torch.Tensor | None = None,
+        action: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        y = self.res(self.inp(torch.cat([h, u], dim=1)))
+        parts = [h, u]
+        if self.action_dim:
+            if action is None:
+                raise ValueError("this decoder is action-conditioned: pass action (B x A)")
+            parts.append(action[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3]))
+        y = self.res(self.inp(torch.cat(parts, dim=1)))
         y = self.up(F.interpolate(y, scale_factor=2.0, mode="nearest"))
         y = self.out(y)
         if not self.image:
@@ -152,6 +163,7 @@ class GHVAEModule(nn.Module):
             c.kernel_size,
             image=(k == 1),
             pixel_skip=c.pixel_skip,
+            action_dim=c.action_dim if c.action_to_decoder else 0,
         )
         self.prior = Prior(c_h, c.action_dim, c_lstm, c_z, c.kernel_size, c.min_prior_std)
         self.posterior = Posterior(c_h, c_lstm, c_z, c.kernel_size)
@@ -245,13 +257,17 @@ class GHVAE(nn.Module):
         return hs
 
     def decode(
-        self, hiddens: list[torch.Tensor], z: torch.Tensor, prev_frame: torch.Tensor
+        self,
+        hiddens: list[torch.Tensor],
+        z: torch.Tensor,
+        prev_frame: torch.Tensor,
+        action: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(x_t, h^1_t..h^k_t, z^k_{t+1}) -> x_{t+1} through decoders k..1 (DESIGN.md decoder chain)."""
+        """(x_t, h^1_t..h^k_t, z^k_{t+1}[, a_t]) -> x_{t+1} through decoders k..1 (DESIGN.md)."""
         u = z
         for k in range(len(hiddens), 1, -1):
-            u = self.blocks[k - 1].decoder(hiddens[k - 1], u)
-        return self.blocks[0].decoder(hiddens[0], u, prev_frame)
+            u = self.blocks[k - 1].decoder(hiddens[k - 1], u, action=action)
+        return self.blocks[0].decoder(hiddens[0], u, prev_frame, action=action)
 
     def _prior_step(self, k: int, h: torch.Tensor, a: torch.Tensor | None, state: LSTMState | None):
         if self.config.learned_prior:
@@ -268,13 +284,15 @@ class GHVAE(nn.Module):
         stage: int | None = None,
         frozen_below: int | None = None,
         generator: torch.Generator | None = None,
+        beta: float | None = None,
     ) -> dict[str, torch.Tensor]:
         """Stage-k negative ELBO (seed Eq. 1-2), teacher-forced over a clip.
 
         frames: B x T x 3 x 64 x 64 in [0, 1]; actions: B x (T-1) x A.
         stage: k, the module whose latent is used (default K). frozen_below: encoders of
         modules < this run under no_grad (the trainer freezes their parameters); default
-        ``stage`` (greedy), 1 for end-to-end.
+        ``stage`` (greedy), 1 for end-to-end. beta: KL weight for this call (default
+        ``config.beta``; the trainer ramps it up during KL warm-up).
         Returns loss, mse, kl (per frame, summed over latent dims), psnr, pred (B x T-1 x ...).
         """
         k = stage or self.num_modules
@@ -308,18 +326,24 @@ class GHVAE(nn.Module):
         z = mu_q_t + cfg.posterior_std * eps
 
         skips = [h[:, :-1].flatten(0, 1) for h in hs]  # h^j_t for t = 0..T-2
-        pred = self.decode(skips, z.flatten(0, 1), frames[:, :-1].flatten(0, 1)).unflatten(
-            0, (B, T - 1)
-        )  # (B, T-1, 3, 64, 64)
+        pred = self.decode(
+            skips, z.flatten(0, 1), frames[:, :-1].flatten(0, 1), actions.flatten(0, 1)
+        ).unflatten(0, (B, T - 1))  # (B, T-1, 3, 64, 64)
         target = frames[:, 1:]
         mse = F.mse_loss(pred, target)
-        kl = (
-            gaussian_kl_fixed_q(mu_q_t, cfg.posterior_std, mu_p_t, std_p_t)
-            .sum(dim=(2, 3, 4))
-            .mean()
-        )
+
+        def _kl(mq, mp, sp):  # per frame: summed over latent dims, mean over (B, T-1)
+            return gaussian_kl_fixed_q(mq, cfg.posterior_std, mp, sp).sum(dim=(2, 3, 4)).mean()
+
+        # KL balancing (Hafner et al. 2021): the posterior is regularised toward the prior with
+        # weight beta, the prior is fitted to the posterior with weight prior_kl_weight. Equal
+        # weights give exactly the gradients of beta * KL(q || p) (seed Eq. 2).
+        kl_post = _kl(mu_q_t, mu_p_t.detach(), std_p_t.detach())
+        kl_prior = _kl(mu_q_t.detach(), mu_p_t, std_p_t)
+        kl = kl_post.detach()  # the value of KL(q || p)
         pixels = cfg.image_channels * cfg.image_size * cfg.image_size
-        loss = mse + cfg.beta * kl / pixels
+        b = cfg.beta if beta is None else beta
+        loss = mse + (b * kl_post + cfg.prior_kl_weight * kl_prior) / pixels
         with torch.no_grad():
             frame_mse = (pred - target).pow(2).mean(dim=(2, 3, 4)).clamp_min(1e-10)
             psnr = (-10.0 * torch.log10(frame_mse)).mean()
@@ -364,7 +388,7 @@ class GHVAE(nn.Module):
             z = mean + std * eps
         else:
             z = mean
-        frame = self.decode(state.hiddens, z, state.frame)
+        frame = self.decode(state.hiddens, z, state.frame, action)
         return frame, RolloutState(self.encode(frame), prior, frame)
 
     @torch.no_grad()

@@ -47,6 +47,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--context", type=int, default=2, help="context frames per training clip")
     p.add_argument("--horizon", type=int, default=8, help="predicted frames per training clip")
+    p.add_argument(
+        "--kl-warmup",
+        type=int,
+        default=500,
+        help="steps over which the KL weight ramps from 0 in each greedy stage",
+    )
     p.add_argument("--beta", type=float, default=None, help="KL weight (default: the config's)")
     p.add_argument(
         "--uniform-prior",
@@ -157,6 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         init_from=args.init_from,
         add_modules=args.add_modules,
         beta=args.beta,
+        kl_warmup=args.kl_warmup,
         learned_prior=not args.uniform_prior,
         progress=not args.no_progress,
     )

@@ -64,6 +64,11 @@ class TrainConfig:
     lr: float = 1e-3  # Adam; the seed does not give one for our widths
     finetune_lr: float = 2e-4  # smaller: fine-tuning must not undo the greedy solution
     grad_clip: float = 1.0  # guards the KL term's early spikes
+    # KL warm-up: beta ramps linearly from 0 over this many steps of each greedy stage. Without
+    # it the initial KL (~5e3 nats/frame, 40x the MSE term) made the optimizer collapse the
+    # posterior onto the prior first: the cpu-small tabletop model then ignored z, and with it
+    # the actions (prior-mean change under a different action: 8.5e-4).
+    kl_warmup: int = 500
     context: int = 2  # clip = context + horizon frames, teacher-forced in training
     horizon: int = 8
     checkpoint_every: int = 200
@@ -92,6 +97,8 @@ class TrainConfig:
             fail("lr", "> 0", (self.lr, self.finetune_lr))
         if self.context < 1 or self.horizon < 1:
             fail("context/horizon", ">= 1", (self.context, self.horizon))
+        if self.kl_warmup < 0:
+            fail("kl_warmup", ">= 0", self.kl_warmup)
         if self.checkpoint_every < 1:
             fail("checkpoint_every", ">= 1", self.checkpoint_every)
         if self.add_modules < 0:
@@ -156,10 +163,19 @@ class _Objective(nn.Module):
         self.frozen_below = phase.module if phase.kind == "greedy" else 1
 
     def forward(
-        self, frames: torch.Tensor, actions: torch.Tensor, generator: torch.Generator | None
+        self,
+        frames: torch.Tensor,
+        actions: torch.Tensor,
+        generator: torch.Generator | None,
+        beta: float | None = None,
     ):
         return self.model.loss(
-            frames, actions, stage=self.stage, frozen_below=self.frozen_below, generator=generator
+            frames,
+            actions,
+            stage=self.stage,
+            frozen_below=self.frozen_below,
+            generator=generator,
+            beta=beta,
         )
 
 
@@ -200,6 +216,13 @@ def _pick_device(name: str, local_rank: int) -> torch.device:
 
 
 # ---------------------------------------------------------------------- the loop
+def _warmup_factor(phase: Phase, step: int, warmup: int) -> float:
+    """KL weight multiplier: linear 0 -> 1 over the first ``warmup`` steps of a greedy stage."""
+    if phase.kind != "greedy" or warmup == 0:
+        return 1.0
+    return min(1.0, (step + 1) / warmup)
+
+
 def _phases(cfg: TrainConfig, first_module: int, K: int) -> list[Phase]:
     phases = [Phase("greedy", k, cfg.steps_per_module) for k in range(first_module, K + 1)]
     if cfg.finetune_e2e:
@@ -346,7 +369,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         last_scalars: dict[str, float] = {}
         for step in range(step0, phase.steps):
             frames, actions, gen = _batch(train_ds, cfg, pi, step, dist.rank, device)
-            out = objective(frames, actions, gen)
+            beta = model.config.beta * _warmup_factor(phase, step, cfg.kl_warmup)
+            out = objective(frames, actions, gen, beta)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
@@ -364,6 +388,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                         "step": step + 1,
                         **last_scalars,
                         "grad_norm": float(grad_norm),
+                        "beta": beta,
                         "lr": lr,
                         "wall_s": round(time.time() - t_start, 3),
                     },

@@ -237,3 +237,21 @@ def test_ddp_two_processes_gloo(toy_data, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     model = load_model(run / "model.pt")
     assert model.checkpoint_info["provenance"]["world_size"] == 2
+
+
+def test_kl_warmup_ramps_beta_in_greedy_stages_only(toy_data, tmp_path):
+    from ghvae_env.training.trainer import _warmup_factor
+
+    g, e = Phase("greedy", 1, 10), Phase("e2e", 2, 10)
+    assert [_warmup_factor(g, s, 4) for s in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
+    assert _warmup_factor(g, 0, 0) == 1.0 and _warmup_factor(e, 0, 4) == 1.0
+    run = tmp_path / "warm"
+    train(
+        TrainConfig(data=toy_data, out=str(run), modules=1, steps_per_module=3, kl_warmup=2, **FAST)
+    )
+    rows = (run / "scalars.csv").read_text().splitlines()
+    col = rows[0].split(",").index("beta")
+    beta = GHVAEConfig.preset("tiny").beta
+    assert [float(r.split(",")[col]) for r in rows[1:]] == [beta * 0.5, beta, beta]
+    with pytest.raises(TrainError, match="kl_warmup"):
+        TrainConfig(data=toy_data, out=str(run), kl_warmup=-1)
