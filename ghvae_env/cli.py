@@ -34,13 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in _SUBCOMMAND_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:  # a subcommand whose module is not installed yet
-            if e.name and e.name.startswith("ghvae_env"):
-                continue
-            raise
-        mod.add_parser(sub)
+        importlib.import_module(name).add_parser(sub)
     return parser
 
 
