@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shlex
 import sys
 from pathlib import Path
-
-import torch
 
 from ghvae_env.model import read_checkpoint
 
@@ -81,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Training",
         f"- command: `{train_cmd}`",
-        f"- hardware: {_cpu()}, {torch.get_num_threads()} threads available here; world size "
-        f"{prov.get('world_size')}; no GPU",
+        f"- hardware: {_cpu()}, {os.cpu_count()} CPU cores, no GPU; world size {prov.get('world_size')}",
         f"- wall time {wall / 60:.1f} min in all:",
         "",
         "| phase | steps | wall (s) | final loss | final MSE | final KL (nats/frame) | train PSNR (dB, teacher-forced) |",
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "model (`paper-6` on a GPU) for research claims.",
         "- Episodes of the env run 30 steps; the model was trained on 10-frame windows.",
         "",
-        f"_Card written by `python {' '.join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])])}`._",
+        f"_Card written by `python {shlex.join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])])}`._",
         "",
     ]
     out = Path(args.out)
