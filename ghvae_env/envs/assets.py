@@ -82,13 +82,18 @@ def _file_key(path: Path) -> tuple[str, int, int]:
 def _load_model(path: str, size: int, mtime_ns: int, device: str) -> GHVAE:
     del size, mtime_ns  # cache key only: a rewritten file has a new key
     model = load_model(path, device=device)
-    if not isinstance(model, GHVAE):
-        raise TypeError(f"checkpoint {path} holds a {type(model).__name__}, not a GHVAE")
+    # any registered model type (GHVAE, SVG') exposes start/step/rollout
+    missing = [m for m in ("start", "step", "rollout") if not callable(getattr(model, m, None))]
+    if missing:
+        raise TypeError(
+            f"checkpoint {path} holds a {type(model).__name__} without the rollout API {missing}"
+        )
     return model
 
 
 def load_model_cached(checkpoint: str | os.PathLike | None, device: torch.device) -> GHVAE:
-    """The GHVAE in ``checkpoint`` (None: the bundled one) on ``device``, loaded once per process.
+    """The model in ``checkpoint`` (None: the bundled GHVAE; an SVG' checkpoint works too) on
+    ``device``, loaded once per process.
 
     The returned model is shared: it is in eval mode with gradients off and must not be
     modified. Raises FileNotFoundError naming the path when the file does not exist.

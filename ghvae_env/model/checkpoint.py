@@ -38,9 +38,10 @@ class CheckpointError(ValueError):
 
 
 def _model_types() -> dict[str, tuple[type[nn.Module], type]]:
+    from ghvae_env.baselines.svg_prime import SVGPrime, SVGPrimeConfig
     from ghvae_env.model.ghvae import GHVAE
 
-    return {"ghvae": (GHVAE, GHVAEConfig)}
+    return {"ghvae": (GHVAE, GHVAEConfig), "svg-prime": (SVGPrime, SVGPrimeConfig)}
 
 
 MODEL_TYPES = _model_types

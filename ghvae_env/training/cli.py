@@ -11,9 +11,17 @@ __all__ = ["add_parser"]
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
-        help="train a GHVAE greedily, module by module",
+        help="train a GHVAE greedily, module by module (or the SVG' baseline)",
         description="Greedy GHVAE training. Stage k trains module k with modules < k frozen. "
+        "--model svg-prime trains the SVG' baseline end to end on the same data with the same "
+        "loss, progress, checkpoints, resume and DDP. "
         "Multi-process: torchrun --nproc-per-node N -m ghvae_env train ...",
+    )
+    p.add_argument(
+        "--model",
+        default="ghvae",
+        choices=["ghvae", "svg-prime"],
+        help="ghvae (greedy) or svg-prime (the SVG' baseline, one end-to-end phase)",
     )
     p.add_argument(
         "--data", required=True, help="directory of shards (ghvae generate) or RoboNet HDF5 files"
@@ -25,13 +33,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--preset",
         default="tiny",
         choices=["tiny", "cpu-small", "paper-6"],
-        help="model size preset",
+        help="model size preset (svg-prime: tiny | cpu-small, memory-matched to the GHVAE's)",
     )
     p.add_argument(
         "--modules", type=int, default=None, help="number of modules K (default: the preset's)"
     )
     p.add_argument(
         "--steps-per-module", type=int, default=1000, help="optimizer steps per greedy stage"
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="svg-prime: total optimizer steps (default: --steps-per-module)",
     )
     p.add_argument(
         "--finetune-e2e",
@@ -147,6 +161,8 @@ def _run(args: argparse.Namespace) -> int:
         data=args.data,
         out=args.out,
         preset=args.preset,
+        model=args.model,
+        steps=args.steps,
         modules=args.modules,
         steps_per_module=args.steps_per_module,
         finetune_e2e=args.finetune_e2e,

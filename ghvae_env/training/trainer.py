@@ -46,6 +46,9 @@ from ghvae_env.model.ghvae import GHVAE
 __all__ = ["TrainConfig", "TrainError", "train", "stage_parameters", "freeze_for_stage", "Phase"]
 
 
+MODEL_CHOICES = ("ghvae", "svg-prime")
+
+
 class TrainError(ValueError):
     """Bad training arguments or an inconsistent run directory."""
 
@@ -57,6 +60,10 @@ class TrainConfig:
     data: str
     out: str
     preset: str = "tiny"
+    # "ghvae" (greedy, module by module) or "svg-prime" (the SVG' baseline, one end-to-end
+    # phase of ``steps`` steps; see ghvae_env.baselines)
+    model: str = "ghvae"
+    steps: int | None = None  # svg-prime: total steps (default: steps_per_module)
     modules: int | None = None  # total modules; default: the preset's
     steps_per_module: int = 1000
     finetune_e2e: int = 0  # end-to-end steps after the greedy stages (0: none)
@@ -87,8 +94,23 @@ class TrainConfig:
         def fail(name: str, expected: str, actual: Any) -> None:
             raise TrainError(f"{name} must be {expected}, actual value: {actual!r}")
 
+        if self.model not in MODEL_CHOICES:
+            fail("model", f"one of {MODEL_CHOICES}", self.model)
         if self.steps_per_module < 0:
             fail("steps_per_module", ">= 0", self.steps_per_module)
+        if self.steps is not None and self.steps < 0:
+            fail("steps", ">= 0", self.steps)
+        if self.steps is not None and self.model == "ghvae":
+            fail("steps", "unset for ghvae (use steps_per_module)", self.steps)
+        if self.model == "svg-prime":
+            if self.init_from or self.add_modules:
+                fail("init_from/add_modules", "unset for svg-prime (one flat model)", self.init_from)
+            if self.finetune_e2e:
+                fail("finetune_e2e", "0 for svg-prime (it is always trained end to end)", self.finetune_e2e)
+            if self.modules not in (None, 1):
+                fail("modules", "unset or 1 for svg-prime", self.modules)
+            if not self.learned_prior:
+                fail("learned_prior", "True for svg-prime (SVG-LP's prior is learned)", False)
         if self.finetune_e2e < 0:
             fail("finetune_e2e", ">= 0", self.finetune_e2e)
         if self.batch_size < 1:
@@ -113,13 +135,13 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Phase:
-    kind: str  # "greedy" or "e2e"
-    module: int  # greedy: the stage k; e2e: K
+    kind: str  # "greedy", "e2e" (GHVAE fine-tuning) or "full" (a flat model, e.g. SVG')
+    module: int  # greedy: the stage k; e2e: K; full: 1
     steps: int
 
     @property
     def name(self) -> str:
-        return f"greedy-{self.module}" if self.kind == "greedy" else "e2e"
+        return f"greedy-{self.module}" if self.kind == "greedy" else self.kind
 
 
 # ---------------------------------------------------------------------- freezing
@@ -130,6 +152,10 @@ def freeze_for_stage(model: GHVAE, phase: Phase) -> list[nn.Parameter]:
     e2e: all encoders and decoders plus module K's prior and posterior (the only latent
     the K-module ELBO uses); lower priors/posteriors stay frozen.
     """
+    if phase.kind == "full":  # a flat model (SVG'): everything trains
+        model.requires_grad_(True)
+        model.train()
+        return list(model.parameters())
     K = model.num_modules
     model.requires_grad_(False)
     model.eval()
@@ -217,13 +243,16 @@ def _pick_device(name: str, local_rank: int) -> torch.device:
 
 # ---------------------------------------------------------------------- the loop
 def _warmup_factor(phase: Phase, step: int, warmup: int) -> float:
-    """KL weight multiplier: linear 0 -> 1 over the first ``warmup`` steps of a greedy stage."""
-    if phase.kind != "greedy" or warmup == 0:
+    """KL weight multiplier: linear 0 -> 1 over the first ``warmup`` steps of a greedy stage
+    (or of a flat model's single phase)."""
+    if phase.kind == "e2e" or warmup == 0:
         return 1.0
     return min(1.0, (step + 1) / warmup)
 
 
 def _phases(cfg: TrainConfig, first_module: int, K: int) -> list[Phase]:
+    if cfg.model != "ghvae":
+        return [Phase("full", 1, cfg.steps_per_module if cfg.steps is None else cfg.steps)]
     phases = [Phase("greedy", k, cfg.steps_per_module) for k in range(first_module, K + 1)]
     if cfg.finetune_e2e:
         phases.append(Phase("e2e", K, cfg.finetune_e2e))
@@ -241,6 +270,15 @@ def _batch(dataset, cfg: TrainConfig, phase_idx: int, step: int, rank: int, devi
 def _build_initial_model(cfg: TrainConfig, dist: _Dist) -> tuple[GHVAE, int, list[dict[str, Any]]]:
     """A fresh model, or one stacked onto ``init_from`` (--add-modules). Returns first stage."""
     torch.manual_seed(cfg.seed)  # initial weights are part of the run's seed
+    if cfg.model == "svg-prime":
+        from ghvae_env.baselines.svg_prime import SVGPrime, SVGPrimeConfig
+
+        overrides = dict(cfg.overrides)
+        if cfg.beta is not None:
+            overrides["beta"] = cfg.beta
+        overrides.setdefault("context_frames", cfg.context)
+        overrides.setdefault("horizon", cfg.horizon)
+        return SVGPrime(SVGPrimeConfig.preset(cfg.preset, **overrides)), 1, []
     if cfg.init_from:
         payload = read_checkpoint(cfg.init_from)
         base = build_model(payload, cfg.init_from)
@@ -307,6 +345,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         saved_args = state["train_args"]
         for key in (
             "data",
+            "model",
+            "steps",
             "preset",
             "modules",
             "steps_per_module",
@@ -318,7 +358,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             "add_modules",
             "init_from",
         ):
-            if saved_args.get(key) != getattr(cfg, key):
+            if saved_args.get(key, TrainConfig.__dataclass_fields__[key].default) != getattr(cfg, key):
                 raise TrainError(
                     f"--resume: {key} was {saved_args.get(key)!r} in {last}, now {getattr(cfg, key)!r}; "
                     "resume with the original arguments"
@@ -355,7 +395,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     for pi in range(phase_idx, len(phases)):
         phase = phases[pi]
         params = freeze_for_stage(model, phase)
-        lr = cfg.lr if phase.kind == "greedy" else cfg.finetune_lr
+        lr = cfg.finetune_lr if phase.kind == "e2e" else cfg.lr
         opt = torch.optim.Adam(params, lr=lr)
         step0 = start_step if pi == phase_idx else 0
         if opt_state is not None and pi == phase_idx:
