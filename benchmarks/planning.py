@@ -37,7 +37,15 @@ QUICK = dict(
     episodes=2, samples=8, iterations=1, horizon=3, max_steps=3, oracle_samples=2,
     oracle_iterations=1,
 )  # fmt: skip
-LABELS = {"ghvae": "GHVAE-MPC", "random": "random", "noop": "no-op", "oracle": "oracle (sim MPC)"}
+LABELS = {
+    "ghvae": "GHVAE-MPC",
+    "ghvae-mppi200": "GHVAE-MPC, MPPI 200",
+    "svg": "SVG'-MPC",
+    "random": "random",
+    "noop": "no-op",
+    "oracle": "oracle (sim MPC)",
+}
+ALL_POLICIES = tuple(LABELS)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,6 +57,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--checkpoint", type=Path, default=None, help="GHVAE checkpoint; default: bundled"
     )
+    p.add_argument(
+        "--svg-checkpoint",
+        type=Path,
+        default=None,
+        help="SVG' checkpoint for the 'svg' policy (ghvae train --model svg-prime)",
+    )
+    p.add_argument(
+        "--goal", default="demo", choices=["demo", "render"], help="push-task goal protocol"
+    )
+    p.add_argument(
+        "--mppi-samples", type=int, default=200, help="ghvae-mppi200: MPPI candidates (VP2: 200)"
+    )
+    p.add_argument("--mppi-iterations", type=int, default=1, help="ghvae-mppi200: iterations")
+    p.add_argument(
+        "--limit",
+        default="",
+        help="per-policy task limits, e.g. oracle=5,ghvae-mppi200=10 (the first N tasks)",
+    )
     p.add_argument("--device", default="auto", help='model device: "auto", "cpu", "cuda:N"')
     add_planner_arguments(p)
     p.add_argument(
@@ -56,7 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--oracle-iterations", type=int, default=2, help="oracle CEM iterations")
     p.add_argument(
-        "--policies", default=",".join(POLICIES), help=f"comma-separated subset of {POLICIES}"
+        "--policies",
+        default=",".join(POLICIES),
+        help=f"comma-separated subset of {ALL_POLICIES}",
     )
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/planning.json"))
     p.add_argument(
@@ -76,13 +104,13 @@ def markdown_table(summaries: dict[str, dict[str, Any]]) -> str:
         return "-" if value is None else format(value, spec)
 
     lines = [
-        "| policy | success | success (min dist.) | final dist. (cm) | improvement (cm) "
+        "| policy | tasks | success | success (min dist.) | final dist. (cm) | improvement (cm) "
         "| s / planning step | model share |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, s in summaries.items():
         lines.append(
-            f"| {LABELS[name]} | {fmt(s['success_rate'], '.2f')} | "
+            f"| {LABELS[name]} | {s['episodes']} | {fmt(s['success_rate'], '.2f')} | "
             f"{fmt(s['success_min_rate'], '.2f')} | {fmt(100 * s['mean_final_distance'], '.1f')} | "
             f"{fmt(100 * s['mean_improvement'], '+.1f')} | {fmt(s['plan_step_time_s'], '.2f')} | "
             f"{fmt(None if s['model_share'] is None else 100 * s['model_share'], '.0f')}"
@@ -98,31 +126,52 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"command: {command}", flush=True)
     policies = [name.strip() for name in args.policies.split(",") if name.strip()]
-    unknown = sorted(set(policies) - set(POLICIES))
+    unknown = sorted(set(policies) - set(ALL_POLICIES))
     if unknown:
-        raise SystemExit(f"--policies must name {list(POLICIES)}, actual value: {unknown}")
+        raise SystemExit(f"--policies must name {list(ALL_POLICIES)}, actual value: {unknown}")
+    if "svg" in policies and args.svg_checkpoint is None:
+        raise SystemExit("--policies svg needs --svg-checkpoint PATH")
+    limits = {}
+    for item in filter(None, (x.strip() for x in args.limit.split(","))):
+        name, _, n = item.partition("=")
+        if name not in ALL_POLICIES or not n.isdigit() or int(n) < 1:
+            raise SystemExit(f"--limit items must be POLICY=N (N >= 1), actual value: {item!r}")
+        limits[name] = int(n)
     config = planner_config(args, args.seed)
-    oracle_config = config.replace(
-        num_samples=args.oracle_samples, iterations=args.oracle_iterations, num_elites=None
-    )
-    model = None
-    if "ghvae" in policies:
-        model = load_model(args.checkpoint, device=resolve_device(args.device))
+    configs = {
+        "oracle": config.replace(
+            num_samples=args.oracle_samples, iterations=args.oracle_iterations, num_elites=None
+        ),
+        "ghvae-mppi200": config.replace(
+            method="mppi",
+            num_samples=args.mppi_samples,
+            iterations=args.mppi_iterations,
+            num_elites=None,
+        ),
+    }
+    device = resolve_device(args.device)
+    models = {}
+    if {"ghvae", "ghvae-mppi200"} & set(policies):
+        models["ghvae"] = models["ghvae-mppi200"] = load_model(args.checkpoint, device=device)
+    if "svg" in policies:
+        models["svg"] = load_model(args.svg_checkpoint, device=device)
     t0 = time.time()
     env = gym.make("RoboNet-Sim-v0")
     summaries, episodes = {}, {}
     try:
         tasks = sample_push_tasks(
-            env, args.episodes, args.seed, PushTaskConfig(max_steps=args.max_steps)
+            env, args.episodes, args.seed, PushTaskConfig(max_steps=args.max_steps, goal=args.goal)
         )
         for name in policies:
-            policy = make_policy(name, env, oracle_config if name == "oracle" else config, model)
+            kind = "ghvae" if name in models else name  # any rollout-API model plans the same way
+            policy = make_policy(kind, env, configs.get(name, config), models.get(name))
             episodes[name] = []
-            for i, task in enumerate(tasks):
+            todo = tasks[: limits.get(name, len(tasks))]
+            for i, task in enumerate(todo):
                 result = run_episode(env, policy, task)
                 episodes[name].append(result)
                 print(
-                    f"{LABELS[name]:>16} task {i + 1}/{len(tasks)}: success {result['success']!s:5} "
+                    f"{LABELS[name]:>20} task {i + 1}/{len(todo)}: success {result['success']!s:5} "
                     f"final {100 * result['final_distance']:5.1f} cm "
                     f"({result['wall_time_s']:.1f} s)",
                     flush=True,
@@ -137,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": command,
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "planner": config.to_dict(),
-        "oracle_planner": oracle_config.to_dict(),
-        "checkpoint": None if model is None else model.checkpoint_info.get("path"),
+        "planners": {name: c.to_dict() for name, c in configs.items()},
+        "checkpoints": {name: m.checkpoint_info.get("path") for name, m in models.items()},
+        "task_seeds": [t.seed for t in tasks],
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor(),

@@ -94,13 +94,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--seed",
         type=_non_negative_int,
         default=0,
-        help="task i uses seed + i (start, goal, planner)",
+        help="tasks come from seeds seed, seed + 1, ... (seeds with no valid push are skipped)",
+    )
+    p.add_argument(
+        "--goal",
+        default="demo",
+        choices=["demo", "render"],
+        help="demo: VP2-style, goal = last frame of a scripted push (arm in view); render: "
+        "objects teleported to a random goal, arm stowed",
     )
     p.add_argument(
         "--checkpoint",
         type=Path,
         default=None,
-        help="GHVAE checkpoint (.pt); default: the bundled model",
+        help="model checkpoint (.pt, GHVAE or SVG'); default: the bundled GHVAE",
     )
     p.add_argument(
         "--baseline",
@@ -136,13 +143,13 @@ def run(args: argparse.Namespace, command: str, env: Any | None = None) -> dict[
     from ghvae_env.planning.tasks import (
         PushTaskConfig,
         episode_video_frames,
+        iter_push_tasks,
         run_episode,
-        sample_push_task,
         summarize,
     )
 
     config = planner_config(args, args.seed)
-    task_config = PushTaskConfig(max_steps=args.max_steps)
+    task_config = PushTaskConfig(max_steps=args.max_steps, goal=args.goal)
     model, checkpoint = None, None
     if args.baseline == "ghvae":
         from ghvae_env.envs.assets import resolve_device
@@ -161,10 +168,13 @@ def run(args: argparse.Namespace, command: str, env: Any | None = None) -> dict[
     try:
         policy = make_policy(args.baseline, env, config, model, imagine=args.video is not None)
         bar = tqdm(
-            range(args.episodes), desc=f"plan {args.baseline}", unit="ep", disable=args.no_progress
+            iter_push_tasks(env, args.episodes, args.seed, task_config),
+            total=args.episodes,
+            desc=f"plan {args.baseline}",
+            unit="ep",
+            disable=args.no_progress,
         )
-        for i in bar:
-            task = sample_push_task(env, args.seed + i, task_config)
+        for task in bar:
             result = run_episode(env, policy, task, record=args.video is not None)
             if args.video is not None:
                 video.extend(episode_video_frames(result, task))

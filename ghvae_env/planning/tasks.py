@@ -2,14 +2,27 @@
 
 Protocol (after VP2, Tian, Finn, Wu, ICLR 2023, its robosuite push tasks):
 
-* Start: ``env.reset(seed=task_seed)`` (objects, arm pose), then ONE no-op action (zeros:
-  hold the end effector, gripper open) to get the second of the 2 context frames. A no-op
-  rather than a random action: it leaves the objects where the goal was measured from and
-  the context is still two real simulator frames with a real action between them.
-* Goal: one object chosen at random moves 5-15 cm in a random direction on the table; the goal
-  must leave the object inside the tray (the workspace, with a margin) and clear of the other
-  objects. The goal image is rendered by the simulator with every object at its goal position
-  and the arm out of view (``render_goal``).
+Goals come from scripted demonstrations, as in VP2, whose task instances are the first and
+last frames of scripted pushes (``goal="demo"``, the default):
+
+* Set-up: ``env.reset(seed=task_seed)`` (objects, arm pose); one object and a push direction
+  are drawn, and a scripted controller brings the end effector, fingers open, above and then
+  down beside the object, ``approach_offset`` behind it along the push direction, at push
+  height. Then ONE no-op action (zeros: hold the end effector, gripper open) gives the second
+  of the 2 context frames. The state after it is the task's start state.
+* Goal: from the start state the scripted controller pushes the object along the direction
+  for at most ``demo_steps`` steps. The object's resting position at the end is the goal,
+  the last camera frame (arm included, where the push left it) the goal image. A push that
+  moves the object less than 5 or more than 15 cm, lifts it, or leaves the tray is rejected
+  and another direction or object is drawn. The demo's actions are kept
+  (``PushTask.demo_actions``): replayed open loop they reach the goal exactly (the simulator
+  is deterministic), which tests check; they are never shown to a planner.
+* ``goal="render"`` (the first protocol, kept for comparison): no set-up, the arm stays at
+  its random start pose; a random goal 5-15 cm away is rendered by the simulator with every
+  object at its goal position and the arm stowed out of view (``render_goal``). It asks a
+  15-step episode to first travel to the object, and its goal image shows no arm, so a
+  pixel cost says nothing about where the arm should go: with the bundled model nothing
+  succeeded (RESULTS.md, first planning run).
 * Episode: 15 control steps; the planner (default horizon 10, ``PlannerConfig.horizon``)
   replans as its config says.
 * Judged from simulator state, not pixels: ``distance`` is the 3-d Euclidean distance between
@@ -37,6 +50,7 @@ __all__ = [
     "TaskSamplingError",
     "sample_push_task",
     "sample_push_tasks",
+    "iter_push_tasks",
     "run_episode",
     "summarize",
     "episode_video_frames",
@@ -69,6 +83,17 @@ class PushTaskConfig:
     # gap between the goal footprint and the other objects' (our choice: reachable goals).
     min_clearance: float = 0.01
     max_tries: int = 200  # rejection-sampling attempts per object
+    # "demo" (VP2-style: goal = end of a scripted push, arm in the goal image) or "render".
+    goal: str = "demo"
+    push_height: float = 0.015  # m, end-effector height above the table top while pushing
+    approach_offset: float = 0.025  # m, gap between the object's footprint and the eef at start
+    hover_height: float = 0.09  # m above the table: the arm travels at this height in set-up
+    setup_steps: int = 14  # control-step budget of the set-up (reach hover, then descend)
+    demo_steps: int = 12  # control-step budget of the scripted push (<= max_steps)
+    # m the fingers aim beyond the drawn push length: without it pushes fell short and most
+    # accepted tasks sat at 5-7 cm (12 seeds: median 5.8 cm).
+    push_overshoot: float = 0.04
+    demo_tries: int = 8  # push directions tried per object before the next object
 
     def __post_init__(self) -> None:
         def fail(name: str, expected: str) -> None:
@@ -80,7 +105,12 @@ class PushTaskConfig:
             fail("min_displacement", f"in (0, max_displacement={self.max_displacement}]")
         if not self.success_threshold > 0:
             fail("success_threshold", "> 0")
-        for name in ("max_steps", "context_frames", "max_tries"):
+        if self.goal not in ("demo", "render"):
+            fail("goal", "'demo' or 'render'")
+        for name in ("push_height", "approach_offset", "hover_height", "push_overshoot"):
+            if not getattr(self, name) >= 0:
+                fail(name, ">= 0")
+        for name in ("max_steps", "context_frames", "max_tries", "setup_steps", "demo_steps", "demo_tries"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 fail(name, "an int >= 1")
@@ -110,6 +140,7 @@ class PushTask:
     goal_image: np.ndarray
     max_steps: int = 15
     success_threshold: float = 0.05
+    demo_actions: np.ndarray | None = None  # goal="demo": the scripted push (never planned on)
 
     def distance(self, object_positions: np.ndarray) -> float:
         """Metres between the pushed object (row of ``object_positions`` n x 3) and its goal."""
@@ -125,6 +156,7 @@ class PushTask:
         i = self.object_index
         return {
             "seed": self.seed,
+            "goal": "render" if self.demo_actions is None else "demo",
             "object_index": i,
             "num_objects": len(self.start_positions),
             "start_position": self.start_positions[i].tolist(),
@@ -163,6 +195,131 @@ def _sample_goal(
     )
 
 
+def _reach(env: gym.Env, target: np.ndarray, budget: int, tol: float = 0.008) -> tuple[list, list, dict]:
+    """Scripted P-controller: drive the end effector toward ``target`` (fingers open).
+
+    Returns (frames, actions, last info); stops when within ``tol`` or after ``budget`` steps.
+    """
+    sim = env.unwrapped
+    scale = sim.scene.config.action_scale_m
+    frames, actions, info = [], [], {}
+    for _ in range(budget):
+        eef = sim.scene.eef_pos
+        if np.linalg.norm(target - eef) < tol:
+            break
+        a = np.zeros(4, dtype=np.float32)
+        a[:3] = np.clip((target - eef) / scale, -1.0, 1.0)
+        obs, _, _, _, info = env.step(a)
+        frames.append(obs)
+        actions.append(a)
+    return frames, actions, info
+
+
+def _push_directions(
+    sim: Any, positions: np.ndarray, rng: np.random.Generator, cfg: PushTaskConfig
+):
+    """Yield (object index, unit direction, push length) whose start pose and goal fit the tray."""
+    sc = sim.scene.config
+    centre = np.asarray(sc.table_top, dtype=np.float64)[:2]
+    radii = [obj.radius for obj in sim.scene.objects]
+    for i in rng.permutation(len(positions)):
+        limit = sc.tray_half_extent - radii[i] - cfg.workspace_margin
+        found = 0
+        for _ in range(cfg.max_tries):
+            angle = rng.uniform(-math.pi, math.pi)
+            d = np.array([math.cos(angle), math.sin(angle)])
+            length = rng.uniform(cfg.min_displacement, cfg.max_displacement)
+            goal = positions[i, :2] + d * length
+            start = positions[i, :2] - d * (radii[i] + cfg.approach_offset)
+            if np.any(np.abs(goal - centre) > limit):
+                continue
+            if np.any(np.abs(start - centre) > sc.tray_half_extent - 0.03):  # fingers clear the wall
+                continue
+            others = [j for j in range(len(positions)) if j != i]
+            if any(np.linalg.norm(start - positions[j, :2]) < radii[j] + 0.03 for j in others):
+                continue
+            if any(
+                np.linalg.norm(goal - positions[j, :2]) < radii[i] + radii[j] + cfg.min_clearance
+                for j in others
+            ):
+                continue
+            yield int(i), d, float(length)
+            found += 1
+            if found >= cfg.demo_tries:
+                break
+
+
+def _sample_demo_task(env: gym.Env, seed: int, cfg: PushTaskConfig) -> PushTask:
+    sim = env.unwrapped
+    obs, _ = env.reset(seed=int(seed))
+    positions = sim.scene.object_positions
+    top = np.asarray(sim.scene.config.table_top, dtype=np.float64)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x7A5C]))  # task choices
+    reset_state = sim.get_state()
+    radii = [obj.radius for obj in sim.scene.objects]
+    tried = 0
+    for i, d, length in _push_directions(sim, positions, rng, cfg):
+        tried += 1
+        env.reset(options={"state": reset_state})
+        start_xy = positions[i, :2] - d * (radii[i] + cfg.approach_offset)
+        _reach(env, np.r_[start_xy, top[2] + cfg.hover_height], cfg.setup_steps // 2, tol=0.02)
+        _reach(env, np.r_[start_xy, top[2] + cfg.push_height], cfg.setup_steps - cfg.setup_steps // 2)
+        eef = sim.scene.eef_pos
+        if np.linalg.norm(eef[:2] - start_xy) > 0.02 or eef[2] > top[2] + cfg.push_height + 0.02:
+            continue  # blocked (an object under the fingers, the tray wall)
+        moved = sim.scene.object_positions
+        if np.max(np.linalg.norm(moved - positions, axis=1)) > 0.01:
+            continue  # set-up must not disturb the objects
+        frames = [sim.scene.render()]  # the observation of the current state
+        actions = []
+        info: dict[str, Any] = {}
+        for _ in range(cfg.context_frames - 1):
+            obs, _, _, _, info = env.step(NOOP_ACTION.copy())
+            frames.append(obs)
+            actions.append(NOOP_ACTION.copy())
+        start_state = sim.get_state()
+        start_positions = sim.scene.object_positions
+        # the scripted push: the eef aims past the push length (the P-controller slows down near
+        # its target and the object slides less than the fingers travel), then holds still.
+        travel = length + cfg.approach_offset + cfg.push_overshoot
+        target = np.r_[start_xy + d * travel, top[2] + cfg.push_height]
+        env.reset(options={"state": start_state})
+        demo_frames, demo_actions, _ = _reach(env, target, cfg.demo_steps)
+        for _ in range(2):  # let the object come to rest (holding still): part of the demo
+            if len(demo_actions) >= cfg.demo_steps:
+                break
+            obs, *_ = env.step(NOOP_ACTION.copy())
+            demo_frames.append(obs)
+            demo_actions.append(NOOP_ACTION.copy())
+        end = sim.scene.object_positions
+        disp = float(np.linalg.norm(end[i, :2] - start_positions[i, :2]))
+        centre = top[:2]
+        inside = np.all(np.abs(end[i, :2] - centre) <= sim.scene.config.tray_half_extent - radii[i])
+        if not (cfg.min_displacement <= disp <= cfg.max_displacement) or not inside:
+            continue
+        if abs(end[i, 2] - start_positions[i, 2]) > 0.01 or not demo_frames:
+            continue  # lifted or tipped over
+        goal_image = demo_frames[-1]
+        env.reset(options={"state": start_state})  # leave env at the start state
+        return PushTask(
+            seed=int(seed),
+            object_index=int(i),
+            start_state=start_state,
+            context_frames=np.stack(frames),
+            context_actions=np.asarray(actions, dtype=np.float32).reshape(-1, 4),
+            start_positions=np.asarray(start_positions, dtype=np.float64).copy(),
+            goal_positions=np.asarray(end, dtype=np.float64).copy(),
+            goal_image=goal_image,
+            max_steps=cfg.max_steps,
+            success_threshold=cfg.success_threshold,
+            demo_actions=np.asarray(demo_actions, dtype=np.float32),
+        )
+    raise TaskSamplingError(
+        f"seed {seed}: none of {tried} scripted pushes of the {len(positions)} objects moved its "
+        f"object {cfg.min_displacement}-{cfg.max_displacement} m inside the tray"
+    )
+
+
 def sample_push_task(env: gym.Env, seed: int, config: PushTaskConfig | None = None) -> PushTask:
     """Sample the push task of ``seed`` in a ``RoboNet-Sim-v0`` env (deterministic in seed).
 
@@ -174,6 +331,8 @@ def sample_push_task(env: gym.Env, seed: int, config: PushTaskConfig | None = No
     sim = env.unwrapped
     if not hasattr(sim, "render_goal") or not hasattr(sim, "scene"):
         raise TypeError(f"env must be a RoboNet-Sim-v0 env, actual value: {env!r}")
+    if cfg.goal == "demo":
+        return _sample_demo_task(env, int(seed), cfg)
     obs, _ = env.reset(seed=int(seed))
     frames, actions = [obs], []
     info: dict[str, Any] = {}
@@ -205,7 +364,32 @@ def sample_push_tasks(
     """``num_tasks`` tasks with seeds ``seed, seed + 1, ...``."""
     if isinstance(num_tasks, bool) or not isinstance(num_tasks, int) or num_tasks < 1:
         raise ValueError(f"num_tasks needs to be an int >= 1, actual value: {num_tasks!r}")
-    return [sample_push_task(env, seed + i, config) for i in range(num_tasks)]
+    return list(iter_push_tasks(env, num_tasks, seed, config))
+
+
+def iter_push_tasks(
+    env: gym.Env, num_tasks: int, seed: int = 0, config: PushTaskConfig | None = None
+):
+    """Yield ``num_tasks`` tasks from seeds ``seed, seed + 1, ...``, skipping seeds whose start
+    state admits no valid push (:class:`TaskSamplingError`; e.g. every object against the
+    wall). Deterministic: the same arguments give the same tasks. Gives up with
+    TaskSamplingError after ``3 * num_tasks + 10`` seeds."""
+    if isinstance(num_tasks, bool) or not isinstance(num_tasks, int) or num_tasks < 1:
+        raise ValueError(f"num_tasks needs to be an int >= 1, actual value: {num_tasks!r}")
+    made, s = 0, int(seed)
+    while made < num_tasks:
+        if s - seed >= 3 * num_tasks + 10:
+            raise TaskSamplingError(
+                f"only {made} of {num_tasks} tasks from seeds {seed}..{s - 1}: check PushTaskConfig"
+            )
+        try:
+            task = sample_push_task(env, s, config)
+        except TaskSamplingError:
+            s += 1
+            continue
+        made += 1
+        s += 1
+        yield task
 
 
 def run_episode(
