@@ -174,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                     v.get("ssim_best"),
                     v.get("fvd"),
                     pl.get("success_rate"),
-                    None if pl.get("mean_final_distance") is None else 100 * pl["mean_final_distance"],
+                    None
+                    if pl.get("mean_final_distance") is None
+                    else 100 * pl["mean_final_distance"],
                 ]
             )
             print(f"{name}: held-out PSNR {h['psnr']:.2f} dB (shuffled actions "

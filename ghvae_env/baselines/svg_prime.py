@@ -259,9 +259,7 @@ def gaussian_kl(
     mu_q: torch.Tensor, std_q: torch.Tensor, mu_p: torch.Tensor, std_p: torch.Tensor
 ) -> torch.Tensor:
     """KL(N(mu_q, std_q^2) || N(mu_p, std_p^2)) elementwise."""
-    return (
-        torch.log(std_p / std_q) + (std_q**2 + (mu_q - mu_p) ** 2) / (2.0 * std_p**2) - 0.5
-    )
+    return torch.log(std_p / std_q) + (std_q**2 + (mu_q - mu_p) ** 2) / (2.0 * std_p**2) - 0.5
 
 
 # ----------------------------------------------------------------------------- the model
@@ -313,8 +311,12 @@ class SVGPrime(nn.Module):
         h = c.channels[-1]
         self.encoder = Encoder(c)
         self.decoder = Decoder(c)
-        self.prior = GaussianLSTM(h + c.action_dim, c.lstm_channels, c.latent_channels, c.kernel_size, c.min_std)
-        self.posterior = GaussianLSTM(h, c.lstm_channels, c.latent_channels, c.kernel_size, c.min_std)
+        self.prior = GaussianLSTM(
+            h + c.action_dim, c.lstm_channels, c.latent_channels, c.kernel_size, c.min_std
+        )
+        self.posterior = GaussianLSTM(
+            h, c.lstm_channels, c.latent_channels, c.kernel_size, c.min_std
+        )
         self.predictor = Predictor(c)
 
     @property

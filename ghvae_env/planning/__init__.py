@@ -29,6 +29,7 @@ __all__ = [
     "PushTaskConfig",
     "sample_push_task",
     "sample_push_tasks",
+    "iter_push_tasks",
     "run_episode",
     "summarize",
     "RandomPolicy",
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from ghvae_env.planning.tasks import (
         PushTask,
         PushTaskConfig,
+        iter_push_tasks,
         run_episode,
         sample_push_task,
         sample_push_tasks,
@@ -70,6 +72,7 @@ _LAZY = {
     "PushTaskConfig": "tasks",
     "sample_push_task": "tasks",
     "sample_push_tasks": "tasks",
+    "iter_push_tasks": "tasks",
     "run_episode": "tasks",
     "summarize": "tasks",
     "RandomPolicy": "baselines",

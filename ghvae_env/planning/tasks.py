@@ -110,7 +110,14 @@ class PushTaskConfig:
         for name in ("push_height", "approach_offset", "hover_height", "push_overshoot"):
             if not getattr(self, name) >= 0:
                 fail(name, ">= 0")
-        for name in ("max_steps", "context_frames", "max_tries", "setup_steps", "demo_steps", "demo_tries"):
+        for name in (
+            "max_steps",
+            "context_frames",
+            "max_tries",
+            "setup_steps",
+            "demo_steps",
+            "demo_tries",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 fail(name, "an int >= 1")
@@ -195,7 +202,9 @@ def _sample_goal(
     )
 
 
-def _reach(env: gym.Env, target: np.ndarray, budget: int, tol: float = 0.008) -> tuple[list, list, dict]:
+def _reach(
+    env: gym.Env, target: np.ndarray, budget: int, tol: float = 0.008
+) -> tuple[list, list, dict]:
     """Scripted P-controller: drive the end effector toward ``target`` (fingers open).
 
     Returns (frames, actions, last info); stops when within ``tol`` or after ``budget`` steps.
@@ -233,7 +242,9 @@ def _push_directions(
             start = positions[i, :2] - d * (radii[i] + cfg.approach_offset)
             if np.any(np.abs(goal - centre) > limit):
                 continue
-            if np.any(np.abs(start - centre) > sc.tray_half_extent - 0.03):  # fingers clear the wall
+            if np.any(
+                np.abs(start - centre) > sc.tray_half_extent - 0.03
+            ):  # fingers clear the wall
                 continue
             others = [j for j in range(len(positions)) if j != i]
             if any(np.linalg.norm(start - positions[j, :2]) < radii[j] + 0.03 for j in others):
@@ -263,7 +274,9 @@ def _sample_demo_task(env: gym.Env, seed: int, cfg: PushTaskConfig) -> PushTask:
         env.reset(options={"state": reset_state})
         start_xy = positions[i, :2] - d * (radii[i] + cfg.approach_offset)
         _reach(env, np.r_[start_xy, top[2] + cfg.hover_height], cfg.setup_steps // 2, tol=0.02)
-        _reach(env, np.r_[start_xy, top[2] + cfg.push_height], cfg.setup_steps - cfg.setup_steps // 2)
+        _reach(
+            env, np.r_[start_xy, top[2] + cfg.push_height], cfg.setup_steps - cfg.setup_steps // 2
+        )
         eef = sim.scene.eef_pos
         if np.linalg.norm(eef[:2] - start_xy) > 0.02 or eef[2] > top[2] + cfg.push_height + 0.02:
             continue  # blocked (an object under the fingers, the tray wall)

@@ -104,9 +104,15 @@ class TrainConfig:
             fail("steps", "unset for ghvae (use steps_per_module)", self.steps)
         if self.model == "svg-prime":
             if self.init_from or self.add_modules:
-                fail("init_from/add_modules", "unset for svg-prime (one flat model)", self.init_from)
+                fail(
+                    "init_from/add_modules", "unset for svg-prime (one flat model)", self.init_from
+                )
             if self.finetune_e2e:
-                fail("finetune_e2e", "0 for svg-prime (it is always trained end to end)", self.finetune_e2e)
+                fail(
+                    "finetune_e2e",
+                    "0 for svg-prime (it is always trained end to end)",
+                    self.finetune_e2e,
+                )
             if self.modules not in (None, 1):
                 fail("modules", "unset or 1 for svg-prime", self.modules)
             if not self.learned_prior:
@@ -358,7 +364,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             "add_modules",
             "init_from",
         ):
-            if saved_args.get(key, TrainConfig.__dataclass_fields__[key].default) != getattr(cfg, key):
+            if saved_args.get(key, TrainConfig.__dataclass_fields__[key].default) != getattr(
+                cfg, key
+            ):
                 raise TrainError(
                     f"--resume: {key} was {saved_args.get(key)!r} in {last}, now {getattr(cfg, key)!r}; "
                     "resume with the original arguments"
