@@ -216,3 +216,23 @@ def test_cli_trains_svg_prime(toy_data, tmp_path):
     )
     assert rc == 0
     assert isinstance(load_model(tmp_path / "r" / "model.pt"), SVGPrime)
+
+
+def test_ddp_two_processes_gloo(toy_data, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           "--master-port", "29519", "-m", "ghvae_env", "train", "--model", "svg-prime",
+           "--data", toy_data, "--out", str(run), "--preset", "tiny", "--steps", "2",
+           "--batch-size", "1", "--horizon", "3", "--eval-clips", "2", "--no-progress",
+           "--device", "cpu"]  # fmt: skip
+    res = subprocess.run(
+        cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    model = load_model(run / "model.pt")
+    assert isinstance(model, SVGPrime)
+    assert model.checkpoint_info["provenance"]["world_size"] == 2
