@@ -17,7 +17,8 @@ Three parts, each from measurements, never from constants:
         --svg runs/svg/model.pt --data data/tabletop256 \\
         --ivs-ghvae benchmarks/results/imagined_vs_simulated/results.json \\
         --ivs-svg benchmarks/results/imagined_vs_simulated_svg/results.json \\
-        --planning benchmarks/results/planning.json --out benchmarks/results/svg_vs_ghvae
+        --planning benchmarks/results/planning.json benchmarks/results/planning_svg.json \
+        --out benchmarks/results/svg_vs_ghvae
     python benchmarks/svg_vs_ghvae.py --quick    # CI smoke: memory of the tiny presets only
 """
 
@@ -124,7 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=int, default=10)
     p.add_argument("--ivs-ghvae", type=Path, default=None)
     p.add_argument("--ivs-svg", type=Path, default=None)
-    p.add_argument("--planning", type=Path, default=None, help="planning.json with ghvae + svg")
+    p.add_argument(
+        "--planning",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="benchmarks/planning.py JSON(s) holding the ghvae and svg policies (same tasks)",
+    )
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/svg_vs_ghvae"))
     p.add_argument("--quick", action="store_true", help="memory of the tiny presets only")
     args = p.parse_args(argv)
@@ -152,7 +159,20 @@ def main(argv: list[str] | None = None) -> int:
             raise BenchmarkError("--data is needed to score the checkpoints on held-out clips")
         models = {"GHVAE": args.ghvae, "SVG'": args.svg}
         ivs = {"GHVAE": ivs_scores(args.ivs_ghvae), "SVG'": ivs_scores(args.ivs_svg)}
-        plan = json.loads(args.planning.read_text()) if args.planning else None
+        plan = None
+        if args.planning:
+            plan = {"summary": {}, "task_seeds": {}}
+            for path in args.planning:
+                if not path.is_file():
+                    raise BenchmarkError(f"--planning {path} does not exist")
+                d = json.loads(path.read_text())
+                for name, summ in d.get("summary", {}).items():
+                    plan["summary"][name] = summ
+                    plan["task_seeds"][name] = d.get("task_seeds")
+            seeds = [plan["task_seeds"].get(k) for k in ("ghvae", "svg") if k in plan["summary"]]
+            if len(seeds) == 2 and seeds[0] != seeds[1]:
+                raise BenchmarkError("--planning: ghvae and svg ran on different task seeds")
+            report["planning_task_seeds"] = plan["task_seeds"]
         report["models"] = {}
         for name, path in models.items():
             h = heldout_scores(path, args.data, args.clips, args.horizon)
