@@ -28,6 +28,7 @@ import torch
 import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
 from ghvae_env.envs.assets import resolve_device
 from ghvae_env.model import load_model
+from ghvae_env.model.checkpoint import CheckpointError
 from ghvae_env.planning.baselines import POLICIES, make_policy
 from ghvae_env.planning.cli import add_planner_arguments, planner_config
 from ghvae_env.planning.tasks import PushTaskConfig, run_episode, sample_push_tasks, summarize
@@ -151,10 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     device = resolve_device(args.device)
     models = {}
-    if {"ghvae", "ghvae-mppi200"} & set(policies):
-        models["ghvae"] = models["ghvae-mppi200"] = load_model(args.checkpoint, device=device)
-    if "svg" in policies:
-        models["svg"] = load_model(args.svg_checkpoint, device=device)
+    try:
+        if {"ghvae", "ghvae-mppi200"} & set(policies):
+            models["ghvae"] = models["ghvae-mppi200"] = load_model(args.checkpoint, device=device)
+        if "svg" in policies:
+            models["svg"] = load_model(args.svg_checkpoint, device=device)
+    except (FileNotFoundError, CheckpointError) as e:  # the message names the file
+        raise SystemExit(f"planning.py: error: {e}") from e
     t0 = time.time()
     env = gym.make("RoboNet-Sim-v0")
     summaries, episodes = {}, {}

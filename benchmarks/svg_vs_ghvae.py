@@ -137,7 +137,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.preset, args.svg_preset, args.batch_size, args.window = "tiny", "tiny", 2, 4
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     report: dict[str, Any] = {
         "benchmark": "svg_vs_ghvae",
         "command": command_string("svg_vs_ghvae.py", argv),

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ghvae_env.model.config import ConfigError
-from ghvae_env.model.ghvae import _check_rollout_inputs
+from ghvae_env.model.ghvae import rollout_by_steps
 from ghvae_env.model.layers import ConvLSTMCell, ResBlock, conv_block
 
 __all__ = ["SVGPrime", "SVGPrimeConfig", "SVGState", "SVG_PRESETS", "gaussian_kl"]
@@ -466,16 +466,4 @@ class SVGPrime(nn.Module):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Predict H frames after C context frames (same contract as ``GHVAE.rollout``)."""
-        _check_rollout_inputs(self.config, context_frames, actions, num_samples)
-        B, C = context_frames.shape[:2]
-        H = actions.shape[1] - (C - 1)
-        if num_samples > 1:
-            context_frames = context_frames.repeat_interleave(num_samples, 0)
-            actions = actions.repeat_interleave(num_samples, 0)
-        state = self.start(context_frames, actions[:, : C - 1])
-        out = []
-        for t in range(H):
-            frame, state = self.step(state, actions[:, C - 1 + t], generator)
-            out.append(frame)
-        pred = torch.stack(out, 1)
-        return pred.unflatten(0, (B, num_samples)) if num_samples > 1 else pred
+        return rollout_by_steps(self, context_frames, actions, num_samples, generator)

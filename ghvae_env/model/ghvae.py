@@ -21,7 +21,7 @@ from torch import nn
 from ghvae_env.model.config import GHVAEConfig
 from ghvae_env.model.layers import ConvLSTMCell, ResBlock, conv_block
 
-__all__ = ["GHVAE", "GHVAEModule", "RolloutState", "gaussian_kl_fixed_q"]
+__all__ = ["GHVAE", "GHVAEModule", "RolloutState", "gaussian_kl_fixed_q", "rollout_by_steps"]
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
@@ -405,19 +405,31 @@ class GHVAE(nn.Module):
         actions: B x (C-1+H) x A (the C-1 context transitions, then H future actions).
         Returns B x H x 3 x 64 x 64, or B x N x H x 3 x 64 x 64 when num_samples = N > 1.
         """
-        _check_rollout_inputs(self.config, context_frames, actions, num_samples)
-        B, C = context_frames.shape[:2]
-        H = actions.shape[1] - (C - 1)
-        if num_samples > 1:  # (B, ...) -> (B*N, ...), sample n of clip b at row b*N + n
-            context_frames = context_frames.repeat_interleave(num_samples, 0)
-            actions = actions.repeat_interleave(num_samples, 0)
-        state = self.start(context_frames, actions[:, : C - 1])
-        out = []
-        for t in range(H):
-            frame, state = self.step(state, actions[:, C - 1 + t], generator)
-            out.append(frame)
-        pred = torch.stack(out, 1)  # (B*N, H, 3, 64, 64)
-        return pred.unflatten(0, (B, num_samples)) if num_samples > 1 else pred
+        return rollout_by_steps(self, context_frames, actions, num_samples, generator)
+
+
+@torch.no_grad()
+def rollout_by_steps(
+    model: nn.Module,
+    context_frames: torch.Tensor,
+    actions: torch.Tensor,
+    num_samples: int = 1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """``rollout`` for any model with ``config``, ``start`` and ``step`` (GHVAE, SVG')."""
+    _check_rollout_inputs(model.config, context_frames, actions, num_samples)
+    B, C = context_frames.shape[:2]
+    H = actions.shape[1] - (C - 1)
+    if num_samples > 1:  # (B, ...) -> (B*N, ...), sample n of clip b at row b*N + n
+        context_frames = context_frames.repeat_interleave(num_samples, 0)
+        actions = actions.repeat_interleave(num_samples, 0)
+    state = model.start(context_frames, actions[:, : C - 1])
+    out = []
+    for t in range(H):
+        frame, state = model.step(state, actions[:, C - 1 + t], generator)
+        out.append(frame)
+    pred = torch.stack(out, 1)  # (B*N, H, 3, 64, 64)
+    return pred.unflatten(0, (B, num_samples)) if num_samples > 1 else pred
 
 
 def _check_rollout_inputs(

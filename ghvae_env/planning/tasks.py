@@ -202,26 +202,24 @@ def _sample_goal(
     )
 
 
-def _reach(
-    env: gym.Env, target: np.ndarray, budget: int, tol: float = 0.008
-) -> tuple[list, list, dict]:
+def _reach(env: gym.Env, target: np.ndarray, budget: int, tol: float = 0.008) -> tuple[list, list]:
     """Scripted P-controller: drive the end effector toward ``target`` (fingers open).
 
-    Returns (frames, actions, last info); stops when within ``tol`` or after ``budget`` steps.
+    Returns (frames, actions); stops when within ``tol`` or after ``budget`` steps.
     """
     sim = env.unwrapped
     scale = sim.scene.config.action_scale_m
-    frames, actions, info = [], [], {}
+    frames, actions = [], []
     for _ in range(budget):
         eef = sim.scene.eef_pos
         if np.linalg.norm(target - eef) < tol:
             break
         a = np.zeros(4, dtype=np.float32)
         a[:3] = np.clip((target - eef) / scale, -1.0, 1.0)
-        obs, _, _, _, info = env.step(a)
+        obs, *_ = env.step(a)
         frames.append(obs)
         actions.append(a)
-    return frames, actions, info
+    return frames, actions
 
 
 def _push_directions(
@@ -285,9 +283,8 @@ def _sample_demo_task(env: gym.Env, seed: int, cfg: PushTaskConfig) -> PushTask:
             continue  # set-up must not disturb the objects
         frames = [sim.scene.render()]  # the observation of the current state
         actions = []
-        info: dict[str, Any] = {}
         for _ in range(cfg.context_frames - 1):
-            obs, _, _, _, info = env.step(NOOP_ACTION.copy())
+            obs, *_ = env.step(NOOP_ACTION.copy())
             frames.append(obs)
             actions.append(NOOP_ACTION.copy())
         start_state = sim.get_state()
@@ -297,7 +294,7 @@ def _sample_demo_task(env: gym.Env, seed: int, cfg: PushTaskConfig) -> PushTask:
         travel = length + cfg.approach_offset + cfg.push_overshoot
         target = np.r_[start_xy + d * travel, top[2] + cfg.push_height]
         env.reset(options={"state": start_state})
-        demo_frames, demo_actions, _ = _reach(env, target, cfg.demo_steps)
+        demo_frames, demo_actions = _reach(env, target, cfg.demo_steps)
         for _ in range(2):  # let the object come to rest (holding still): part of the demo
             if len(demo_actions) >= cfg.demo_steps:
                 break
@@ -306,8 +303,9 @@ def _sample_demo_task(env: gym.Env, seed: int, cfg: PushTaskConfig) -> PushTask:
             demo_actions.append(NOOP_ACTION.copy())
         end = sim.scene.object_positions
         disp = float(np.linalg.norm(end[i, :2] - start_positions[i, :2]))
-        centre = top[:2]
-        inside = np.all(np.abs(end[i, :2] - centre) <= sim.scene.config.tray_half_extent - radii[i])
+        inside = np.all(
+            np.abs(end[i, :2] - top[:2]) <= sim.scene.config.tray_half_extent - radii[i]
+        )
         if not (cfg.min_displacement <= disp <= cfg.max_displacement) or not inside:
             continue
         if abs(end[i, 2] - start_positions[i, 2]) > 0.01 or not demo_frames:
@@ -374,9 +372,7 @@ def sample_push_task(env: gym.Env, seed: int, config: PushTaskConfig | None = No
 def sample_push_tasks(
     env: gym.Env, num_tasks: int, seed: int = 0, config: PushTaskConfig | None = None
 ) -> list[PushTask]:
-    """``num_tasks`` tasks with seeds ``seed, seed + 1, ...``."""
-    if isinstance(num_tasks, bool) or not isinstance(num_tasks, int) or num_tasks < 1:
-        raise ValueError(f"num_tasks needs to be an int >= 1, actual value: {num_tasks!r}")
+    """``num_tasks`` tasks from seeds ``seed, seed + 1, ...`` (see :func:`iter_push_tasks`)."""
     return list(iter_push_tasks(env, num_tasks, seed, config))
 
 

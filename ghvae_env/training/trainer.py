@@ -276,14 +276,14 @@ def _batch(dataset, cfg: TrainConfig, phase_idx: int, step: int, rank: int, devi
 def _build_initial_model(cfg: TrainConfig, dist: _Dist) -> tuple[GHVAE, int, list[dict[str, Any]]]:
     """A fresh model, or one stacked onto ``init_from`` (--add-modules). Returns first stage."""
     torch.manual_seed(cfg.seed)  # initial weights are part of the run's seed
+    overrides = dict(cfg.overrides)
+    if cfg.beta is not None:
+        overrides["beta"] = cfg.beta
+    overrides.setdefault("context_frames", cfg.context)
+    overrides.setdefault("horizon", cfg.horizon)
     if cfg.model == "svg-prime":
         from ghvae_env.baselines.svg_prime import SVGPrime, SVGPrimeConfig
 
-        overrides = dict(cfg.overrides)
-        if cfg.beta is not None:
-            overrides["beta"] = cfg.beta
-        overrides.setdefault("context_frames", cfg.context)
-        overrides.setdefault("horizon", cfg.horizon)
         return SVGPrime(SVGPrimeConfig.preset(cfg.preset, **overrides)), 1, []
     if cfg.init_from:
         payload = read_checkpoint(cfg.init_from)
@@ -308,12 +308,7 @@ def _build_initial_model(cfg: TrainConfig, dist: _Dist) -> tuple[GHVAE, int, lis
                 f"--from {cfg.init_from}: weights do not fit the stacked model ({unexpected[:3]})"
             )
         return model, k0 + 1, list(payload.get("history", []))
-    overrides = dict(cfg.overrides)
-    if cfg.beta is not None:
-        overrides["beta"] = cfg.beta
     overrides.setdefault("learned_prior", cfg.learned_prior)
-    overrides.setdefault("context_frames", cfg.context)
-    overrides.setdefault("horizon", cfg.horizon)
     config = GHVAEConfig.preset(cfg.preset, num_modules=cfg.modules, **overrides)
     return GHVAE(config), 1, []
 
