@@ -17,6 +17,7 @@ __all__ = ["main", "build_parser"]
 _SUBCOMMAND_MODULES = [
     "ghvae_env.data.generate",
     "ghvae_env.data.visualize",
+    "ghvae_env.sim.framing",
     "ghvae_env.training.cli",
     "ghvae_env.envs.cli",
     "ghvae_env.planning.cli",

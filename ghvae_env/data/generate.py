@@ -260,6 +260,13 @@ def _shard_complete(cfg: GeneratorConfig, i: int) -> bool:
 # -- manifest --------------------------------------------------------------------------------
 
 
+def scene_version_of(scene_metadata: Any, scene: str) -> str | None:
+    """The scene version a dataset's metadata records (tabletop data before v2: 'tabletop-v1')."""
+    if isinstance(scene_metadata, dict) and scene_metadata.get("scene_version"):
+        return str(scene_metadata["scene_version"])
+    return "tabletop-v1" if scene == "tabletop" else None
+
+
 def _check_or_write_manifest(cfg: GeneratorConfig, scene_metadata: dict) -> None:
     """Write ``OUT/dataset.json`` atomically, or check an existing one matches ``cfg``."""
     path = cfg.out / MANIFEST
@@ -274,6 +281,14 @@ def _check_or_write_manifest(cfg: GeneratorConfig, scene_metadata: dict) -> None
                 f"{path}: unreadable manifest ({e}); remove it or use a new --out"
             ) from e
         diff = {k: (old_args.get(k), v) for k, v in args.items() if old_args.get(k) != v}
+        old_version = scene_version_of(json.loads(path.read_text()).get("scene_metadata"), cfg.scene)
+        new_version = scene_version_of(scene_metadata, cfg.scene)
+        if old_version != new_version:
+            # a changed scene is a new dataset: never mix framings, never overwrite old shards
+            raise DatasetMismatchError(
+                f"{cfg.out} holds scene version {old_version!r}, this code renders "
+                f"{new_version!r}; use a new --out (the existing shards are kept)"
+            )
         if diff:
             details = ", ".join(
                 f"{k}: existing {old!r}, requested {new!r}" for k, (old, new) in diff.items()
