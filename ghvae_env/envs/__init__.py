@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from gymnasium.envs.registration import register, registry
 
-from ghvae_env.sim.env import MAX_EPISODE_STEPS
-
 __all__ = [
     "GHVAERoboNetEnv",
     "GHVAERoboNetVectorEnv",
@@ -49,8 +47,9 @@ if "GHVAE-RoboNet-v0" not in registry:
         id="GHVAE-RoboNet-v0",
         entry_point="ghvae_env.envs.ghvae_env:GHVAERoboNetEnv",
         vector_entry_point="ghvae_env.envs.vector:GHVAERoboNetVectorEnv",
-        # the RoboNet-Sim-v0 episode length, so imagined and simulated episodes line up
-        max_episode_steps=MAX_EPISODE_STEPS,
+        # no TimeLimit: an episode is truncated by the env when its held-out clip ends
+        # (L - context_frames steps, 10 for the bundled clips), where its goal frame lies
+        max_episode_steps=None,
         # stepping is bit-stable under a fixed seed on CPU (tests/envs/test_env.py)
         nondeterministic=False,
     )

@@ -36,10 +36,15 @@ __all__ = [
     "MAX_EPISODE_STEPS",
     "RESET_OPTIONS",
 ]
+    "SUCCESS_DISTANCE",
 
 RESET_OPTIONS = ("context_frames", "context_actions", "goal_image", "clip_index")
 _SEED_HIGH = 2**63 - 1  # torch.Generator seeds are drawn from np_random in [0, 2**63 - 1)
 
+# info["is_success"]: goal_distance (mean |obs - goal| / 255) below 5% of the pixel range.
+# Bundled held-out clips start 0.045-0.10 from their last frame; rolled out under the clip's
+# own actions the bundled model ends 0.05-0.11 from it, under random actions 0.06-0.10.
+SUCCESS_DISTANCE = 0.05
 
 class InvalidOptionError(ValueError):
     """A reset option or constructor argument the env refuses; the message names it."""
@@ -270,6 +275,16 @@ def draw_seed(rng: np.random.Generator) -> int:
 
 
 # ------------------------------------------------------------------------- the env
+def clip_episode_steps(clips: HeldoutClips, context_frames: int) -> int:
+    """Steps from the last context frame to the clip's last frame (the goal): ``L - C``."""
+    return clips.length - context_frames
+
+
+def _goal_info(obs: np.ndarray, goal: np.ndarray) -> dict[str, Any]:
+    distance = -float(goal_reward(obs, goal))
+    return {"goal_distance": distance, "is_success": distance < SUCCESS_DISTANCE}
+
+
 class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     """The GHVAE world model trained on the tabletop scene, imagined one frame per step.
 
@@ -293,10 +308,14 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     fresh array on every call. ``reset`` returns the last context frame.
 
     ## Rewards
-    With a goal image (``options["goal_image"]`` or ``goal_from_clip=True``) the reward is
-    the negative mean absolute pixel distance between the observation and the goal, in
-    [0, 1] pixel units: ``-mean|obs - goal| / 255`` in [-1, 0] (:func:`goal_reward`;
-    ``info["goal_distance"]`` is its negation). Without a goal the reward is ``0.0``.
+    Goal reaching. By default (``goal_from_clip=True``) the goal is a real future frame: the
+    last frame of the held-out clip the context came from, which the recorded trajectory
+    reached ``L - context_frames`` steps after the context (L: clip length, 12 for the bundled
+    clips, so 10 steps). ``options["goal_image"]`` replaces it with your own image. The
+    reward is the negative mean absolute pixel distance between the observation and the
+    goal, in [0, 1] pixel units: ``-mean|obs - goal| / 255`` in [-1, 0]
+    (:func:`goal_reward`; ``info["goal_distance"]`` is its negation). Without a goal
+    (``goal_from_clip=False`` and no ``goal_image``) the reward is ``0.0``.
 
     ## Starting State
     The model consumes ``context_frames`` frames (and the actions between them) before the
@@ -316,14 +335,21 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     fixed ``torch.get_num_threads()`` (another thread count may move a pixel by 1/255).
 
     ## Episode End
-    Never terminates. The registered env is truncated by a ``TimeLimit`` after 30 steps
-    (``MAX_EPISODE_STEPS``, the length of the ``RoboNet-Sim-v0`` episodes the model was trained
-    from); pass ``max_episode_steps`` to ``gym.make`` to change it. Predictions blur as the
-    rollout goes beyond the model's training horizon (``model.config.horizon`` steps).
+    Never terminates. With ``goal_from_clip=True`` (the default) and a context drawn from a
+    clip, the episode is truncated when the clip ends: after ``L - context_frames`` steps
+    (10 with the bundled clips), the step at which the observation should show the goal
+    frame. Goal and truncation thus line up. The registered env has no ``TimeLimit``
+    (``max_episode_steps=None``): ``gym.make(..., max_episode_steps=n)`` adds one (the
+    episode then ends at whichever comes first). With your own ``context_frames``, or
+    ``goal_from_clip=False``, there is no clip end: only a ``TimeLimit`` truncates.
+    Predictions blur as the rollout goes beyond the model's training horizon
+    (``model.config.horizon`` steps).
 
     ## Info
     ``step``: steps since reset; ``clip_index``: the held-out clip the context came from
-    (absent for your own context); ``goal_distance`` (float) when a goal is set.
+    (absent for your own context); when a goal is set, ``goal_distance`` (float, the negated
+    reward) and ``is_success`` (bool, ``goal_distance < SUCCESS_DISTANCE`` = 0.05, i.e. the
+    frame is on average within 5% of the pixel range of the goal).
 
     ## Arguments
     * ``checkpoint``: path of a GHVAE checkpoint; ``None`` is the bundled
@@ -336,8 +362,10 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     * ``render_mode``: ``None`` or ``"rgb_array"`` (``render()`` returns the current frame).
     * ``sample``: ``True`` samples z^K from the prior; ``False`` uses the prior mean (a
       deterministic, blurrier rollout).
-    * ``goal_from_clip``: when the context is drawn from a clip and no ``goal_image`` is
-      given, use the clip's last frame as the goal (a frame the held-out trajectory reached).
+    * ``goal_from_clip``: ``True`` (default): when the context is drawn from a clip and no
+      ``goal_image`` is given, the clip's last frame is the goal (a frame the held-out
+      trajectory reached), and the episode is truncated when the clip ends. ``False``: no
+      goal unless ``options["goal_image"]``, no clip-end truncation.
 
     ```python
     import gymnasium as gym
@@ -347,10 +375,13 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     obs, info = env.reset(seed=0)
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     venv = gym.make_vec("GHVAE-RoboNet-v0", num_envs=64)  # one batched model step per step
+    # reward = -info["goal_distance"]; truncated after 10 steps, when the clip ends
     ```
 
     ## Version History
-    * v0: initial version (GHVAE cpu-small checkpoint, 64x64 frames, 4-dim actions).
+    * v0: initial version (GHVAE cpu-small checkpoint, 64x64 frames, 4-dim actions). The
+      default became goal reaching (``goal_from_clip=True``, ``info["is_success"]``,
+      truncation at the clip's end instead of a 30-step ``TimeLimit``).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
@@ -363,7 +394,7 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         context_frames: int = 2,
         render_mode: str | None = None,
         sample: bool = True,
-        goal_from_clip: bool = False,
+        goal_from_clip: bool = True,
     ) -> None:
         check_env_kwargs(
             context_frames=context_frames,
@@ -389,6 +420,7 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         self._goal: np.ndarray | None = None
         self._steps = 0
 
+        self._episode_steps: int | None = None  # clip-end truncation; None: no clip end
     # ------------------------------------------------------------------ gym API
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -421,11 +453,16 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
             goal = None
         self._state, self._goal, self._steps = state, goal, 0
         self._obs = np.array(frames[-1])
+        self._episode_steps = (
+            clip_episode_steps(clips, self.context_frames)
+            if self.goal_from_clip and clips is not None
+            else None
+        )
         info: dict[str, Any] = {"step": 0}
         if clip_index is not None:
             info["clip_index"] = clip_index
         if goal is not None:
-            info["goal_distance"] = -float(goal_reward(self._obs, goal))
+            info.update(_goal_info(self._obs, goal))
         return self._obs.copy(), info
 
     @torch.no_grad()
@@ -442,9 +479,10 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         info: dict[str, Any] = {"step": self._steps}
         reward = 0.0
         if self._goal is not None:
-            reward = float(goal_reward(self._obs, self._goal))
-            info["goal_distance"] = -reward
-        return self._obs.copy(), reward, False, False, info
+            info.update(_goal_info(self._obs, self._goal))
+            reward = -info["goal_distance"]
+        truncated = self._episode_steps is not None and self._steps >= self._episode_steps
+        return self._obs.copy(), reward, False, truncated, info
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:

@@ -28,7 +28,7 @@ from ghvae_env.envs.assets import (
     resolve_device,
 )
 from ghvae_env.envs.ghvae_env import (
-    MAX_EPISODE_STEPS,
+    SUCCESS_DISTANCE,
     InvalidActionError,
     InvalidOptionError,
     ResetRequest,
@@ -36,6 +36,7 @@ from ghvae_env.envs.ghvae_env import (
     check_clip_length,
     check_env_kwargs,
     draw_seed,
+    clip_episode_steps,
     goal_reward,
     parse_reset_options,
     start_rollout,
@@ -76,8 +77,10 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
     """``num_envs`` copies of ``GHVAE-RoboNet-v0`` as rows of one batched model rollout.
 
     Each sub-environment behaves like :class:`~ghvae_env.envs.ghvae_env.GHVAERoboNetEnv`
-    under ``TimeLimit(max_episode_steps)`` (see its docstring for spaces, rewards, options),
-    with these vector specifics:
+    (see its docstring for spaces, rewards, goals, options; by default a sub-env is truncated
+    when its clip ends, ``L - context_frames`` steps after reset), under
+    ``TimeLimit(max_episode_steps)`` when ``max_episode_steps`` is given, with these vector
+    specifics:
 
     * **One forward per step**: ``step`` runs one ``GHVAE.step`` on the ``N x ...`` state;
       sub-envs that start a new episode are (re)started with one batched ``GHVAE.start`` and
@@ -100,11 +103,17 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
       in the single env, each either one value for every sub-env or batched with a leading
       ``N`` dimension; rows of sub-envs outside ``reset_mask`` are ignored. Autoresets take
       no options: a goal then comes from ``goal_from_clip`` or is cleared.
-    * **Info**: ``step``, ``clip_index``, ``goal_distance`` as arrays with Gymnasium's
-      boolean ``_key`` masks saying which sub-envs hold a value.
+    * **Info**: ``step``, ``clip_index``, ``goal_distance``, ``is_success`` as arrays with
+      Gymnasium's boolean ``_key`` masks saying which sub-envs hold a value.
+    * **Attributes** of Gymnasium's own vector envs are all here (``autoreset_mode``,
+      ``observation_mode``, ``call``, ``get_attr``, ``set_attr`` besides the
+      ``VectorEnv`` ones), so TorchRL's ``GymWrapper`` and other consumers accept it. The
+      sub-envs share one object: ``get_attr(name)`` returns its attribute once per sub-env,
+      ``call(name, ...)`` calls the method once and returns its result once per sub-env,
+      ``set_attr(name, values)`` needs one value for all (a single value or N equal ones).
 
-    Arguments are those of the single env plus ``num_envs`` and ``max_episode_steps`` (30 by
-    default, as registered; None: never truncate).
+    Arguments are those of the single env plus ``num_envs`` and ``max_episode_steps`` (None
+    by default, as registered: only the clip end truncates; an int adds a step limit).
     """
 
     metadata = {
@@ -122,8 +131,8 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         context_frames: int = 2,
         render_mode: str | None = None,
         sample: bool = True,
-        goal_from_clip: bool = False,
-        max_episode_steps: int | None = MAX_EPISODE_STEPS,
+        goal_from_clip: bool = True,
+        max_episode_steps: int | None = None,
     ) -> None:
         if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
             raise InvalidOptionError(f"num_envs must be an int >= 1, actual value: {num_envs!r}")
@@ -168,6 +177,17 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         self._has_goal = np.zeros(num_envs, dtype=bool)
         self._autoreset = np.zeros(num_envs, dtype=bool)
 
+        self._episode_steps = np.zeros(num_envs, dtype=np.int64)  # clip end; 0: none
+
+    @property
+    def autoreset_mode(self) -> AutoresetMode:
+        """``AutoresetMode.NEXT_STEP``, as ``SyncVectorEnv.autoreset_mode`` (read by TorchRL)."""
+        return self.metadata["autoreset_mode"]
+
+    @property
+    def observation_mode(self) -> str:
+        """``"same"``: every sub-env has the same observation space (``SyncVectorEnv``'s)."""
+        return "same"
     # ------------------------------------------------------------------ gym API
     def reset(
         self,
@@ -222,15 +242,18 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
             goal_distance[g] = -goal_reward(self._obs[g], self._goals[g])
             rewards[g & ~restart] = -goal_distance[g & ~restart]
         terminated = np.zeros(self.num_envs, dtype=bool)
-        truncated = np.zeros(self.num_envs, dtype=bool)
+        truncated = (self._episode_steps > 0) & (self._steps >= self._episode_steps)
         if self.max_episode_steps is not None:
-            truncated = (self._steps >= self.max_episode_steps) & ~restart
+            truncated |= self._steps >= self.max_episode_steps
+        truncated &= ~restart
         self._autoreset = terminated | truncated
 
         info["step"], info["_step"] = self._steps.copy(), np.ones(self.num_envs, dtype=bool)
         if self._has_goal.any():
             info["goal_distance"], info["_goal_distance"] = goal_distance, self._has_goal.copy()
         return self._obs.copy(), rewards, terminated, truncated, info
+            info["is_success"] = self._has_goal & (goal_distance < SUCCESS_DISTANCE)
+            info["_is_success"] = self._has_goal.copy()
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:
@@ -244,6 +267,28 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         return tuple(self._obs.copy())
 
     def close_extras(self, **kwargs: Any) -> None:
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """``getattr(self, name)(*args, **kwargs)`` (or the attribute), once per sub-env."""
+        value = getattr(self, name)
+        if callable(value):
+            value = value(*args, **kwargs)
+        return (value,) * self.num_envs
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """The shared attribute ``name``, once per sub-env (as ``SyncVectorEnv.get_attr``)."""
+        return (getattr(self, name),) * self.num_envs
+
+    def set_attr(self, name: str, values: list[Any] | tuple[Any, ...] | Any) -> None:
+        """Set the shared attribute ``name``: one value, or a list of N identical values."""
+        if isinstance(values, list | tuple):
+            if len(values) != self.num_envs or any(v != values[0] for v in values[1:]):
+                raise InvalidOptionError(
+                    f"set_attr({name!r}) needs one value for all {self.num_envs} sub-envs "
+                    f"(they share one vector env), actual value: {values!r}"
+                )
+            values = values[0]
+        setattr(self, name, values)
+
         self._state = None  # the model stays in the per-process cache
 
     # ---------------------------------------------------------------- extras
@@ -352,6 +397,9 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         self._steps[mask] = 0
 
         info: dict[str, Any] = {"step": self._steps.copy(), "_step": mask.copy()}
+        self._episode_steps[mask] = 0
+        if self.goal_from_clip and drawn.any():
+            self._episode_steps[drawn] = clip_episode_steps(self.clips, self.context_frames)
         if drawn.any():
             info["clip_index"], info["_clip_index"] = clip_index, drawn
         with_goal = mask & self._has_goal
@@ -360,3 +408,5 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
             dist[with_goal] = -goal_reward(self._obs[with_goal], self._goals[with_goal])
             info["goal_distance"], info["_goal_distance"] = dist, with_goal
         return info
+            info["is_success"] = with_goal & (dist < SUCCESS_DISTANCE)
+            info["_is_success"] = with_goal.copy()

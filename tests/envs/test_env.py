@@ -11,7 +11,12 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from ghvae_env.envs import assets as env_assets
-from ghvae_env.envs.ghvae_env import GHVAERoboNetEnv, InvalidOptionError, goal_reward
+from ghvae_env.envs.ghvae_env import (
+    SUCCESS_DISTANCE,
+    GHVAERoboNetEnv,
+    InvalidOptionError,
+    goal_reward,
+)
 from ghvae_env.sim.env import InvalidActionError
 
 ACTION = np.array([0.5, -0.3, 0.2, 1.0], dtype=np.float32)
@@ -36,7 +41,7 @@ def test_registration_and_spaces(env):
     spec = gym.spec("GHVAE-RoboNet-v0")
     assert spec.entry_point == "ghvae_env.envs.ghvae_env:GHVAERoboNetEnv"
     assert spec.vector_entry_point == "ghvae_env.envs.vector:GHVAERoboNetVectorEnv"
-    assert spec.max_episode_steps == 30 and spec.nondeterministic is False
+    assert spec.max_episode_steps is None and spec.nondeterministic is False  # the clip ends it
     assert isinstance(env.unwrapped, GHVAERoboNetEnv)
     sim_obs = gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)  # RoboNet-Sim-v0's spaces
     assert env.observation_space == sim_obs
@@ -58,13 +63,14 @@ def test_gymnasium_and_sb3_check_env(env):
 def test_reset_step_contract(env):
     obs, info = env.reset(seed=0)
     assert obs.dtype == np.uint8 and obs.shape == (64, 64, 3)
-    assert info == {"step": 0, "clip_index": info["clip_index"]}
+    assert set(info) == {"step", "clip_index", "goal_distance", "is_success"}
     clip = env.unwrapped.clips.frames[info["clip_index"]]
     np.testing.assert_array_equal(obs, clip[1])  # the last of the 2 context frames
     obs2, reward, terminated, truncated, info2 = env.step(ACTION)
-    assert type(reward) is float and reward == 0.0
+    assert type(reward) is float and reward == float(goal_reward(obs2, clip[-1])) < 0.0
     assert terminated is False and truncated is False
-    assert info2 == {"step": 1}
+    assert info2 == {"step": 1, "goal_distance": -reward, "is_success": -reward < SUCCESS_DISTANCE}
+    assert type(info2["is_success"]) is bool
     assert not np.shares_memory(obs, obs2)
     rendered = env.render()
     np.testing.assert_array_equal(rendered, obs2)
@@ -90,6 +96,30 @@ def test_truncates_after_max_episode_steps(kw):
     assert env.step(ACTION)[3] is True
 
 
+def test_default_episode_is_the_clip_goal_and_truncation_line_up(kw):
+    """Default: goal = the clip's last frame, truncated at the step that frame was reached."""
+    env = gym.make("GHVAE-RoboNet-v0", **kw)
+    obs, info = env.reset(seed=5)
+    clip = env.unwrapped.clips.frames[info["clip_index"]]  # 12 frames, 2 of context
+    np.testing.assert_array_equal(env.unwrapped.goal_image, clip[-1])
+    assert info["goal_distance"] == -float(goal_reward(obs, clip[-1]))
+    flags = [env.step(ACTION)[2:4] for _ in range(10)]
+    assert flags == [(False, False)] * 9 + [(False, True)]  # 12 - 2 steps
+    # a longer TimeLimit does not extend the clip; a shorter one ends it earlier
+    env = gym.make("GHVAE-RoboNet-v0", max_episode_steps=50, **kw)
+    env.reset(seed=5)
+    assert [env.step(ACTION)[3] for _ in range(10)][-1] is True
+    # is_success: the documented pixel threshold on goal_distance
+    goal = np.array(clip[1])
+    _, info = env.reset(seed=5, options={"clip_index": info["clip_index"], "goal_image": goal})
+    assert info["goal_distance"] == 0.0 and info["is_success"] is True
+    # no clip end without goal_from_clip, nor with your own context
+    env = gym.make("GHVAE-RoboNet-v0", goal_from_clip=False, **kw)
+    env.reset(seed=5)
+    assert not any(env.step(ACTION)[3] for _ in range(12))
+    assert env.step(ACTION)[1] == 0.0
+
+
 def test_context_options(env):
     clips = env.unwrapped.clips
     frames, actions = clips.frames[2, :3], clips.actions[2, :2]
@@ -113,8 +143,9 @@ def test_goal_reward(env):
     obs, reward, _, _, info = env.step(ACTION)
     assert reward == -info["goal_distance"] == float(goal_reward(obs, goal))
     assert -1.0 <= reward <= 0.0
-    env.reset(seed=0)  # goals do not outlive their episode
-    assert env.unwrapped.goal_image is None and env.step(ACTION)[1] == 0.0
+    _, info = env.reset(seed=0)  # goals do not outlive their episode: back to the clip's
+    clip = env.unwrapped.clips.frames[info["clip_index"]]
+    np.testing.assert_array_equal(env.unwrapped.goal_image, clip[-1])
 
 
 def test_goal_from_clip(kw):

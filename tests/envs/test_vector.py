@@ -25,7 +25,7 @@ def test_make_vec_default_mode_is_the_native_vector_env_with_64_envs(kw):
     assert isinstance(venv, GHVAERoboNetVectorEnv)
     assert venv.spec.kwargs["vectorization_mode"] == "vector_entry_point"
     assert venv.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
-    assert venv.max_episode_steps == 30
+    assert venv.max_episode_steps is None and venv.autoreset_mode is AutoresetMode.NEXT_STEP
     assert venv.single_observation_space == gym.spaces.Box(0, 255, (64, 64, 3), np.uint8)
     assert venv.action_space.shape == (64, 4) and venv.observation_space.shape == (64, 64, 64, 3)
     obs, info = venv.reset(seed=0)
@@ -34,7 +34,8 @@ def test_make_vec_default_mode_is_the_native_vector_env_with_64_envs(kw):
     for t in range(2):
         obs2, rewards, terminated, truncated, info = venv.step(_actions(64, t))
         assert obs2.shape == (64, 64, 64, 3) and not np.shares_memory(obs, obs2)
-        assert rewards.shape == (64,) and rewards.dtype == np.float64 and not rewards.any()
+        assert rewards.shape == (64,) and rewards.dtype == np.float64 and (rewards < 0).all()
+        assert info["_is_success"].all() and info["is_success"].dtype == bool
         assert terminated.dtype == bool and not terminated.any() and not truncated.any()
         assert (info["step"] == t + 1).all()
     venv.close()
@@ -113,6 +114,28 @@ def test_autoreset_next_step_matches_sync_vector_env(kw):
             np.testing.assert_array_equal(o1[reset_rows], o2[reset_rows])  # context frames, exact
             assert (rew1[reset_rows] == 0).all() and (i1["step"][reset_rows] == 0).all()
     assert saw_autoreset
+
+
+def test_default_truncates_at_the_clip_end_like_single_envs(kw):
+    """No max_episode_steps: each sub-env ends when its clip does (12 - 2 steps), as sync."""
+    args = dict(num_envs=2, sample=False, **kw)
+    native = gym.make_vec("GHVAE-RoboNet-v0", vectorization_mode="vector_entry_point", **args)
+    sync = gym.make_vec("GHVAE-RoboNet-v0", vectorization_mode="sync", **args)
+    native.reset(seed=1)
+    sync.reset(seed=1)
+    truncs = []
+    for t in range(11):
+        *_, tr1, i1 = native.step(_actions(2, t))
+        *_, tr2, i2 = sync.step(_actions(2, t))
+        np.testing.assert_array_equal(tr1, tr2)
+        np.testing.assert_array_equal(i1["is_success"], i2["is_success"])
+        truncs.append(tr1.tolist())
+    assert truncs == [[False, False]] * 9 + [[True, True], [False, False]]
+    assert native.get_attr("context_frames") == (2, 2)
+    assert native.call("has_goal")[0].all()
+    native.set_attr("sample", [False, False])
+    with pytest.raises(InvalidOptionError, match="set_attr"):
+        native.set_attr("sample", [True, False])
 
 
 def test_autoreset_ignores_the_action_and_restarts_from_a_clip(kw):
