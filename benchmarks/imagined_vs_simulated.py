@@ -516,6 +516,10 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.time()
     device = resolve_device(args.device)
     model = load_model_cached(checkpoint, device)
+    from ghvae_env.envs.assets import model_scene_version, warn_model_vs_simulator
+    from ghvae_env.sim.scene import SCENE_VERSION
+
+    warn_model_vs_simulator(model)
     C, H, S = args.context, args.horizon, args.num_samples
     seeds = [args.seed_offset + i for i in range(args.num_starts)]
 
@@ -546,6 +550,8 @@ def main(argv: list[str] | None = None) -> int:
             "checkpoint": str(checkpoint),
             "checkpoint_name": checkpoint.name,
             "checkpoint_stage": (model.checkpoint_info or {}).get("stage"),
+            "model_scene_version": model_scene_version(model),
+            "simulator_scene_version": SCENE_VERSION,
             "model_config": model.config.to_dict(),
             "seeds": [seeds[0], seeds[-1]],
             "psnr_cap_db": PSNR_CAP,

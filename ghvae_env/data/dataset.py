@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ghvae_env.data.robonet import list_robonet_files, read_robonet_file
-from ghvae_env.data.shards import FRAME_SHAPE, list_shards, read_shard
+from ghvae_env.data.shards import FRAME_SHAPE, list_shards, read_shard, scene_version_of
 
 __all__ = ["VideoDataset", "EmptySplitError", "SPLITS", "is_heldout"]
 
@@ -144,10 +144,21 @@ class VideoDataset:
     ) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], dict[str, Any]]:
         out: list[tuple[str, np.ndarray, np.ndarray]] = []
         scene: dict[str, Any] = {}
+        first: tuple[Path, str | None] | None = None
         for path in files:
             shard = read_shard(path)
-            if not scene:
+            version = scene_version_of(
+                shard.metadata.get("scene_metadata"), str(shard.metadata.get("scene"))
+            )
+            if first is None:
+                first = (path, version)
                 scene = _summarise_scene(shard.metadata)
+            elif version != first[1]:
+                # one dataset, one framing: a model trained on a mix would learn neither
+                raise ValueError(
+                    f"shard {path} holds scene version {version!r} but {first[0].name} holds "
+                    f"{first[1]!r}; keep datasets of different scenes in separate directories"
+                )
             keys = [f"seed:{int(s)}" for s in shard.seeds]
             sel = [i for i, k in enumerate(keys) if _in_split(k, self.split, self.heldout_fraction)]
             if not sel:

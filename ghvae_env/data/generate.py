@@ -44,6 +44,7 @@ from ghvae_env.data.shards import (
     ShardError,
     read_shard,
     remove_stale_temp_files,
+    scene_version_of,
     write_shard,
 )
 
@@ -260,13 +261,6 @@ def _shard_complete(cfg: GeneratorConfig, i: int) -> bool:
 # -- manifest --------------------------------------------------------------------------------
 
 
-def scene_version_of(scene_metadata: Any, scene: str) -> str | None:
-    """The scene version a dataset's metadata records (tabletop data before v2: 'tabletop-v1')."""
-    if isinstance(scene_metadata, dict) and scene_metadata.get("scene_version"):
-        return str(scene_metadata["scene_version"])
-    return "tabletop-v1" if scene == "tabletop" else None
-
-
 def _check_or_write_manifest(cfg: GeneratorConfig, scene_metadata: dict) -> None:
     """Write ``OUT/dataset.json`` atomically, or check an existing one matches ``cfg``."""
     path = cfg.out / MANIFEST
@@ -281,7 +275,9 @@ def _check_or_write_manifest(cfg: GeneratorConfig, scene_metadata: dict) -> None
                 f"{path}: unreadable manifest ({e}); remove it or use a new --out"
             ) from e
         diff = {k: (old_args.get(k), v) for k, v in args.items() if old_args.get(k) != v}
-        old_version = scene_version_of(json.loads(path.read_text()).get("scene_metadata"), cfg.scene)
+        old_version = scene_version_of(
+            json.loads(path.read_text()).get("scene_metadata"), cfg.scene
+        )
         new_version = scene_version_of(scene_metadata, cfg.scene)
         if old_version != new_version:
             # a changed scene is a new dataset: never mix framings, never overwrite old shards

@@ -45,6 +45,7 @@ __all__ = [
     "ACTION_DIM",
     "Shard",
     "ShardError",
+    "scene_version_of",
     "write_shard",
     "read_shard",
     "list_shards",
@@ -296,3 +297,10 @@ def remove_stale_temp_files(
         p.unlink(missing_ok=True)
         removed.append(p)
     return sorted(removed)
+
+
+def scene_version_of(scene_metadata: Any, scene: str) -> str | None:
+    """The scene version a dataset's metadata records (tabletop data before v2: 'tabletop-v1')."""
+    if isinstance(scene_metadata, dict) and scene_metadata.get("scene_version"):
+        return str(scene_metadata["scene_version"])
+    return "tabletop-v1" if scene == "tabletop" else None

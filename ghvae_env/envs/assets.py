@@ -33,6 +33,10 @@ __all__ = [
     "save_clips",
     "load_model_cached",
     "resolve_device",
+    "model_scene_version",
+    "scene_mismatch",
+    "warn_scene_mismatch",
+    "warn_model_vs_simulator",
     "FRAME_SHAPE",
     "ACTION_DIM",
 ]
@@ -123,6 +127,7 @@ class HeldoutClips:
     frames: np.ndarray
     actions: np.ndarray
     path: str
+    scene_version: str | None = None  # e.g. "tabletop-v2"; None when the file does not say
 
     @property
     def num_clips(self) -> int:
@@ -165,6 +170,7 @@ def _load_clips(path: str, size: int, mtime_ns: int) -> HeldoutClips:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files if name in ("frames", "actions")}
             names = sorted(data.files)
+            version = str(data["scene_version"]) if "scene_version" in data.files else None
     except Exception as e:  # zipfile.BadZipFile, OSError, pickled object arrays, ...
         raise ClipsError(f"clips file {path} is not a readable .npz of arrays: {e}") from e
     missing = {"frames", "actions"} - set(arrays)
@@ -177,7 +183,7 @@ def _load_clips(path: str, size: int, mtime_ns: int) -> HeldoutClips:
     actions = actions.astype(np.float32, copy=False)
     frames.flags.writeable = False
     actions.flags.writeable = False
-    return HeldoutClips(frames, actions, path)
+    return HeldoutClips(frames, actions, path, version or None)
 
 
 def load_clips(clips: str | os.PathLike | None) -> HeldoutClips:
@@ -193,14 +199,93 @@ def load_clips(clips: str | os.PathLike | None) -> HeldoutClips:
     return _load_clips(*_file_key(path))
 
 
-def save_clips(path: str | os.PathLike, frames: np.ndarray, actions: np.ndarray) -> Path:
+def save_clips(
+    path: str | os.PathLike,
+    frames: np.ndarray,
+    actions: np.ndarray,
+    scene_version: str | None = None,
+) -> Path:
     """Validate and atomically write a clips ``.npz`` (the format :func:`load_clips` reads).
 
-    frames: uint8 N x L x 64 x 64 x 3; actions: float N x (L-1) x 4 (stored as float32).
+    frames: uint8 N x L x 64 x 64 x 3; actions: float N x (L-1) x 4 (stored as float32);
+    scene_version: the scene the clips were rendered in (e.g. ``"tabletop-v2"``), stored so
+    that an env can warn when its model saw another scene.
     """
     frames, actions = np.asarray(frames), np.asarray(actions)
     _check_clip_arrays(frames, actions, "save_clips")
+    if scene_version is not None and (not isinstance(scene_version, str) or not scene_version):
+        raise ClipsError(
+            f"save_clips: scene_version must be a non-empty str or None, actual value: "
+            f"{scene_version!r}"
+        )
+    extra = {} if scene_version is None else {"scene_version": np.array(scene_version)}
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, frames=frames, actions=actions.astype(np.float32))
+        np.savez_compressed(f, frames=frames, actions=actions.astype(np.float32), **extra)
     return path
+
+
+# ---------------------------------------------------------------------------- scenes
+def scene_version_of_provenance(scene: object) -> str | None:
+    """The scene version a dataset summary (``provenance['dataset']['scene']``) records.
+
+    Tabletop data from before scene versions were recorded is ``"tabletop-v1"``; other
+    scenes are named by their scene key (``"toy"``, ``"robonet"``); None when unknown.
+    """
+    if not isinstance(scene, dict):
+        return None
+    meta = scene.get("scene_metadata")
+    if isinstance(meta, dict) and meta.get("scene_version"):
+        return str(meta["scene_version"])
+    name = scene.get("scene")
+    if name == "tabletop":
+        return "tabletop-v1"
+    return str(name) if name else None
+
+
+def model_scene_version(model: object) -> str | None:
+    """The scene the model's training data came from (its checkpoint's provenance), or None."""
+    info = getattr(model, "checkpoint_info", None) or {}
+    prov = info.get("provenance") or {}
+    dataset = prov.get("dataset") if isinstance(prov, dict) else None
+    return scene_version_of_provenance(dataset.get("scene") if isinstance(dataset, dict) else None)
+
+
+def scene_mismatch(model_version: str | None, data_version: str | None, what: str) -> str | None:
+    """A warning text when both versions are known and differ, else None."""
+    if model_version is None or data_version is None or model_version == data_version:
+        return None
+    return (
+        f"the model was trained on scene {model_version!r} but {what} come from scene "
+        f"{data_version!r}: predictions start from frames unlike its training data (retrain "
+        "on data of this scene, or pass matching clips/checkpoint)"
+    )
+
+
+_WARNED: set[tuple[str, str, str]] = set()
+
+
+def warn_model_vs_simulator(model: object, scene_version: str | None = None) -> str | None:
+    """Warn when the model's scene is not the simulator's (default: the default scene's)."""
+    if scene_version is None:
+        from ghvae_env.sim.scene import SCENE_VERSION as scene_version
+    msg = scene_mismatch(model_scene_version(model), scene_version, "the simulator's frames")
+    if msg is not None:
+        import warnings
+
+        warnings.warn(msg, UserWarning, stacklevel=2)
+    return msg
+
+
+def warn_scene_mismatch(model: object, clips: HeldoutClips) -> str | None:
+    """Warn (once per model file and clips file) when the model's scene is not the clips'."""
+    msg = scene_mismatch(model_scene_version(model), clips.scene_version, f"the clips {clips.path}")
+    if msg is not None:
+        path = str((getattr(model, "checkpoint_info", None) or {}).get("path"))
+        key = (path, clips.path, msg)
+        if key not in _WARNED:
+            _WARNED.add(key)
+            import gymnasium as gym
+
+            gym.logger.warn(msg)
+    return msg

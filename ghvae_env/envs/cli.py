@@ -23,7 +23,7 @@ def export_clips(
     :func:`ghvae_env.envs.assets.save_clips` (atomic). Returns a summary.
     """
     from ghvae_env.data.dataset import VideoDataset
-    from ghvae_env.envs.assets import save_clips
+    from ghvae_env.envs.assets import save_clips, scene_version_of_provenance
 
     if length < 2 or per_trajectory < 1:
         raise ValueError(
@@ -41,8 +41,10 @@ def export_clips(
             actions.append(traj_actions[s : s + length - 1])
     if not frames:
         raise ValueError(f"no trajectory in {data} ({split}) has {length} frames")
-    path = save_clips(out, np.stack(frames), np.stack(actions))
+    scene_version = scene_version_of_provenance(ds.provenance.get("scene"))
+    path = save_clips(out, np.stack(frames), np.stack(actions), scene_version=scene_version)
     return {
+        "scene_version": scene_version,
         "out": str(path),
         "clips": len(frames),
         "length": length,

@@ -152,7 +152,7 @@ def run(args: argparse.Namespace, command: str, env: Any | None = None) -> dict[
     task_config = PushTaskConfig(max_steps=args.max_steps, goal=args.goal)
     model, checkpoint = None, None
     if args.baseline == "ghvae":
-        from ghvae_env.envs.assets import resolve_device
+        from ghvae_env.envs.assets import resolve_device, warn_model_vs_simulator
         from ghvae_env.model import load_model
 
         try:
@@ -161,6 +161,7 @@ def run(args: argparse.Namespace, command: str, env: Any | None = None) -> dict[
             raise PlannerConfigError(str(e)) from e
         model = load_model(args.checkpoint, device=device)
         checkpoint = model.checkpoint_info.get("path")
+        warn_model_vs_simulator(model)
     own_env = env is None
     env = gym.make("RoboNet-Sim-v0") if env is None else env
     video: list[Any] = []

@@ -150,6 +150,8 @@ class SceneConfig:
         need(self.ball_rolling_friction >= 0, "ball_rolling_friction", ">= 0")
         need(0 < self.tray_half_extent <= 0.38, "tray_half_extent", "in (0, 0.38] (table)")
         need(self.tray_wall_height > 0, "tray_wall_height", "> 0")
+        need(hi < self.tray_half_extent, "object_size_range",
+             f"smaller than the tray (high < tray_half_extent={self.tray_half_extent})")  # fmt: skip
         need(
             0 < self.spawn_half_extent + hi <= self.tray_half_extent,
             "spawn_half_extent",
@@ -157,8 +159,6 @@ class SceneConfig:
         )
         need(self.min_object_gap >= 0, "min_object_gap", ">= 0")
         need(self.init_joint_noise >= 0, "init_joint_noise", ">= 0")
-        need(hi < self.tray_half_extent, "object_size_range",
-             f"smaller than the tray (high < tray_half_extent={self.tray_half_extent})")  # fmt: skip
         cam_z = self.camera_target[2] + self.camera_distance * np.sin(
             np.deg2rad(self.camera_elevation_deg)
         )

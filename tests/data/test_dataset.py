@@ -118,3 +118,18 @@ def test_provenance_is_json_and_describes_the_data(shard_dir):
     assert prov["split"] == "all" and prov["num_windows"] == len(ds)
     assert prov["scene"]["scene"] == "toy" and "camera" in prov["scene"]["scene_metadata"]
     assert "toy" in repr(ds) or "shards" in repr(ds)
+
+
+def test_shards_of_different_scene_versions_are_refused(tmp_path, make_toy_shard):
+    from ghvae_env.data.shards import write_shard
+
+    make_toy_shard(tmp_path / "shard_00000.npz", [0, 1], steps=5)
+    other = read_shard(make_toy_shard(tmp_path / "shard_00001.npz", [2, 3], steps=5))
+    meta = json.loads(json.dumps(other.metadata))
+    meta["scene_metadata"]["scene_version"] = "toy-v9"
+    write_shard(
+        tmp_path / "shard_00001.npz",
+        other.frames, other.actions, other.states, other.seeds, meta,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"shard_00001.npz holds scene version 'toy-v9'"):
+        VideoDataset(tmp_path, window=3, split="all")

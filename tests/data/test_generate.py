@@ -170,3 +170,25 @@ def test_cli_bad_arguments(tmp_path, capsys):
     assert e.value.code == 2
     assert not (tmp_path / "o").exists()
     assert os.listdir(tmp_path) == []
+
+
+def test_rerun_with_another_scene_version_is_refused_and_keeps_the_shards(tmp_path, capsys):
+    out = tmp_path / "data"
+    assert _cli(out) == 0
+    before = {p.name: p.read_bytes() for p in list_shards(out)}
+    manifest = out / "dataset.json"
+    doc = json.loads(manifest.read_text())
+    doc["scene_metadata"]["scene_version"] = "toy-v0"  # as if written by an older framing
+    manifest.write_text(json.dumps(doc))
+    assert _cli(out) == 2
+    err = capsys.readouterr().err
+    assert "holds scene version 'toy-v0'" in err and "use a new --out" in err
+    assert {p.name: p.read_bytes() for p in list_shards(out)} == before
+
+
+def test_scene_version_of_old_tabletop_data_is_v1():
+    from ghvae_env.data.shards import scene_version_of
+
+    assert scene_version_of({"scene": "tabletop", "config": {}}, "tabletop") == "tabletop-v1"
+    assert scene_version_of({"scene_version": "tabletop-v2"}, "tabletop") == "tabletop-v2"
+    assert scene_version_of(None, "toy") is None

@@ -79,3 +79,34 @@ def test_metadata_is_json_and_complete():
 def test_scene_config_errors_name_field_and_value(field, value):
     with pytest.raises(ValueError, match=f"SceneConfig.{field} must be .*actual value"):
         SceneConfig(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        # an object wider than the tray
+        ({"tray_half_extent": 0.03, "object_size_range": (0.02, 0.035)}, "object_size_range"),
+        # the camera under the table top: low elevation, short distance, target at the top
+        (
+            {"camera_target": (0.0, 0.0, 0.8), "camera_elevation_deg": 5.0, "camera_distance": 0.2},
+            "camera_distance",
+        ),
+        # a camera aimed into the table
+        ({"camera_target": (0.0, 0.0, 0.5)}, "camera_target"),
+    ],
+)
+def test_impossible_scene_is_a_clear_error(kwargs, field):
+    with pytest.raises(ValueError, match=f"SceneConfig.{field} must be"):
+        SceneConfig(**kwargs)
+
+
+def test_scene_version_names_the_default_framing():
+    from dataclasses import replace
+
+    from ghvae_env.sim.scene import SCENE_VERSION, scene_metadata
+
+    meta = scene_metadata()
+    assert meta["scene_version"] == SCENE_VERSION == "tabletop-v2"
+    assert meta["framing"]["object_px_mean"] >= 8.0  # issue: objects >= 8 px on average
+    custom = scene_metadata(replace(SceneConfig(), camera_distance=0.7))
+    assert custom["scene_version"] == SCENE_VERSION + "-custom" and custom["framing"] is None
