@@ -35,16 +35,16 @@ __all__ = [
     "goal_reward",
     "MAX_EPISODE_STEPS",
     "RESET_OPTIONS",
-]
     "SUCCESS_DISTANCE",
+]
 
 RESET_OPTIONS = ("context_frames", "context_actions", "goal_image", "clip_index")
 _SEED_HIGH = 2**63 - 1  # torch.Generator seeds are drawn from np_random in [0, 2**63 - 1)
-
 # info["is_success"]: goal_distance (mean |obs - goal| / 255) below 5% of the pixel range.
 # Bundled held-out clips start 0.045-0.10 from their last frame; rolled out under the clip's
 # own actions the bundled model ends 0.05-0.11 from it, under random actions 0.06-0.10.
 SUCCESS_DISTANCE = 0.05
+
 
 class InvalidOptionError(ValueError):
     """A reset option or constructor argument the env refuses; the message names it."""
@@ -274,7 +274,6 @@ def draw_seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, _SEED_HIGH))
 
 
-# ------------------------------------------------------------------------- the env
 def clip_episode_steps(clips: HeldoutClips, context_frames: int) -> int:
     """Steps from the last context frame to the clip's last frame (the goal): ``L - C``."""
     return clips.length - context_frames
@@ -285,6 +284,7 @@ def _goal_info(obs: np.ndarray, goal: np.ndarray) -> dict[str, Any]:
     return {"goal_distance": distance, "is_success": distance < SUCCESS_DISTANCE}
 
 
+# ------------------------------------------------------------------------- the env
 class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     """The GHVAE world model trained on the tabletop scene, imagined one frame per step.
 
@@ -374,8 +374,8 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     env = gym.make("GHVAE-RoboNet-v0")
     obs, info = env.reset(seed=0)
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
-    venv = gym.make_vec("GHVAE-RoboNet-v0", num_envs=64)  # one batched model step per step
     # reward = -info["goal_distance"]; truncated after 10 steps, when the clip ends
+    venv = gym.make_vec("GHVAE-RoboNet-v0", num_envs=64)  # one batched model step per step
     ```
 
     ## Version History
@@ -419,8 +419,8 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         self._obs: np.ndarray | None = None
         self._goal: np.ndarray | None = None
         self._steps = 0
-
         self._episode_steps: int | None = None  # clip-end truncation; None: no clip end
+
     # ------------------------------------------------------------------ gym API
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -452,12 +452,12 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         else:
             goal = None
         self._state, self._goal, self._steps = state, goal, 0
-        self._obs = np.array(frames[-1])
         self._episode_steps = (
             clip_episode_steps(clips, self.context_frames)
             if self.goal_from_clip and clips is not None
             else None
         )
+        self._obs = np.array(frames[-1])
         info: dict[str, Any] = {"step": 0}
         if clip_index is not None:
             info["clip_index"] = clip_index

@@ -35,8 +35,8 @@ from ghvae_env.envs.ghvae_env import (
     check_clip_index,
     check_clip_length,
     check_env_kwargs,
-    draw_seed,
     clip_episode_steps,
+    draw_seed,
     goal_reward,
     parse_reset_options,
     start_rollout,
@@ -176,7 +176,6 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         self._goals = np.zeros((num_envs, *FRAME_SHAPE), dtype=np.uint8)
         self._has_goal = np.zeros(num_envs, dtype=bool)
         self._autoreset = np.zeros(num_envs, dtype=bool)
-
         self._episode_steps = np.zeros(num_envs, dtype=np.int64)  # clip end; 0: none
 
     @property
@@ -188,6 +187,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
     def observation_mode(self) -> str:
         """``"same"``: every sub-env has the same observation space (``SyncVectorEnv``'s)."""
         return "same"
+
     # ------------------------------------------------------------------ gym API
     def reset(
         self,
@@ -251,9 +251,9 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         info["step"], info["_step"] = self._steps.copy(), np.ones(self.num_envs, dtype=bool)
         if self._has_goal.any():
             info["goal_distance"], info["_goal_distance"] = goal_distance, self._has_goal.copy()
-        return self._obs.copy(), rewards, terminated, truncated, info
             info["is_success"] = self._has_goal & (goal_distance < SUCCESS_DISTANCE)
             info["_is_success"] = self._has_goal.copy()
+        return self._obs.copy(), rewards, terminated, truncated, info
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:
@@ -266,7 +266,6 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
             raise gym.error.ResetNeeded("call reset() before render()")
         return tuple(self._obs.copy())
 
-    def close_extras(self, **kwargs: Any) -> None:
     def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
         """``getattr(self, name)(*args, **kwargs)`` (or the attribute), once per sub-env."""
         value = getattr(self, name)
@@ -289,6 +288,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
             values = values[0]
         setattr(self, name, values)
 
+    def close_extras(self, **kwargs: Any) -> None:
         self._state = None  # the model stays in the per-process cache
 
     # ---------------------------------------------------------------- extras
@@ -395,11 +395,11 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         else:
             self._has_goal[mask] = False
         self._steps[mask] = 0
-
-        info: dict[str, Any] = {"step": self._steps.copy(), "_step": mask.copy()}
         self._episode_steps[mask] = 0
         if self.goal_from_clip and drawn.any():
             self._episode_steps[drawn] = clip_episode_steps(self.clips, self.context_frames)
+
+        info: dict[str, Any] = {"step": self._steps.copy(), "_step": mask.copy()}
         if drawn.any():
             info["clip_index"], info["_clip_index"] = clip_index, drawn
         with_goal = mask & self._has_goal
@@ -407,6 +407,6 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
             dist = np.zeros(n, dtype=np.float64)
             dist[with_goal] = -goal_reward(self._obs[with_goal], self._goals[with_goal])
             info["goal_distance"], info["_goal_distance"] = dist, with_goal
-        return info
             info["is_success"] = with_goal & (dist < SUCCESS_DISTANCE)
             info["_is_success"] = with_goal.copy()
+        return info
