@@ -8,9 +8,23 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from ghvae_env.envs.assets import FRAME_SHAPE
 from ghvae_env.envs.ghvae_env import GHVAERoboNetEnv, InvalidOptionError, goal_reward
 
 __all__ = ["GoalConditionedWrapper"]
+
+_CHANNEL_FIRST = (FRAME_SHAPE[2], FRAME_SHAPE[0], FRAME_SHAPE[1])  # (3, 64, 64)
+
+
+def _channel_last(images: np.ndarray) -> np.ndarray:
+    """``... x 3 x 64 x 64`` -> ``... x 64 x 64 x 3`` (a view); anything else unchanged.
+
+    Unambiguous for 64 x 64 RGB frames: no channel-last frame ends in (3, 64, 64).
+    """
+    x = np.asarray(images)
+    if x.ndim >= 3 and x.shape[-3:] == _CHANNEL_FIRST:
+        return np.moveaxis(x, -3, -1)
+    return x
 
 
 class GoalConditionedWrapper(
@@ -24,12 +38,15 @@ class GoalConditionedWrapper(
       copies of the env's image ``Box``, the layout stable-baselines3's HER expects.
     * Goals: ``reset(options={"goal_image": g})`` sets ``g``; otherwise the goal is the last
       frame of the held-out clip the context was drawn from (a frame the real trajectory
-      reached ``L - context_frames`` steps after the context). With your own
+      reached ``L - context_frames`` steps after the context, where the episode is
+      truncated). With your own
       ``context_frames`` there is no clip, so ``goal_image`` is then required
       (:class:`~ghvae_env.envs.ghvae_env.InvalidOptionError` otherwise, env untouched).
     * Reward: the env's goal reward ``-mean|achieved - desired| / 255``, which
       :meth:`compute_reward` reproduces exactly, batched over leading dimensions (HER
-      relabels goals with it).
+      relabels goals with it), for channel-last (``... x 64 x 64 x 3``, ours) and
+      channel-first (``... x 3 x 64 x 64``, how stable-baselines3's replay buffers store
+      images) batches. ``info["is_success"]`` comes from the env.
 
     ```python
     env = GoalConditionedWrapper(gym.make("GHVAE-RoboNet-v0"))
@@ -80,12 +97,19 @@ class GoalConditionedWrapper(
     def compute_reward(
         self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any = None
     ) -> np.ndarray:
-        """Reward for (achieved, desired) goal images: uint8 ``... x 64 x 64 x 3`` -> float64 ``...``.
+        """Reward for (achieved, desired) goal images -> float64 ``...`` in [-1, 0].
 
-        ``info`` (a dict or an array of dicts) is unused: the reward depends on the images only.
+        Each of ``achieved_goal`` and ``desired_goal`` is uint8 ``... x 64 x 64 x 3``
+        (channel-last) or ``... x 3 x 64 x 64`` (channel-first: SB3's HerReplayBuffer
+        transposes image observations when it stores them), with any leading shape; the two
+        broadcast against each other. ``info`` (a dict or an array of dicts) is unused: the
+        reward depends on the images only.
         """
         del info
-        return goal_reward(achieved_goal, desired_goal)
+        try:
+            return goal_reward(_channel_last(achieved_goal), _channel_last(desired_goal))
+        except ValueError as e:
+            raise ValueError(f"{e} (or channel-first ... x 3 x 64 x 64)") from e
 
     @property
     def _base(self) -> GHVAERoboNetEnv:

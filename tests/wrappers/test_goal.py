@@ -70,3 +70,52 @@ def test_gymnasium_and_sb3_goal_env_checks(kw):
 def test_refuses_other_envs():
     with pytest.raises(TypeError, match="GHVAE-RoboNet-v0"):
         GoalConditionedWrapper(gym.make("CartPole-v1"))
+
+
+def test_compute_reward_accepts_channel_first_batches(env):
+    """SB3 stores image observations channel-first and relabels HER goals in that layout."""
+    rng = np.random.default_rng(1)
+    achieved = rng.integers(0, 256, (5, 2, 64, 64, 3), dtype=np.uint8)
+    desired = rng.integers(0, 256, (5, 2, 64, 64, 3), dtype=np.uint8)
+    last = env.compute_reward(achieved, desired, None)
+    first = env.compute_reward(
+        np.moveaxis(achieved, -1, -3), np.moveaxis(desired, -1, -3), None
+    )  # (5, 2, 3, 64, 64)
+    assert first.shape == (5, 2)
+    np.testing.assert_array_equal(first, last)
+    # mixed layouts broadcast too; wrong shapes name both layouts
+    mixed = env.compute_reward(np.moveaxis(achieved, -1, -3), desired, None)
+    np.testing.assert_array_equal(mixed, last)
+    with pytest.raises(ValueError, match=r"achieved_goal.*3 x 64 x 64"):
+        env.compute_reward(achieved[..., :2], desired, None)
+
+
+def test_sb3_sac_with_her_replay_buffer_learns_on_the_goal_wrapper(kw):
+    """SAC + HerReplayBuffer end to end (ran into a ValueError on channel-first goals)."""
+    sb3 = pytest.importorskip("stable_baselines3")
+    env = GoalConditionedWrapper(gym.make("GHVAE-RoboNet-v0", **kw))
+    model = sb3.SAC(
+        "MultiInputPolicy",
+        env,
+        replay_buffer_class=sb3.HerReplayBuffer,
+        replay_buffer_kwargs=dict(n_sampled_goal=4, goal_selection_strategy="future"),
+        buffer_size=300,
+        batch_size=8,
+        learning_starts=40,
+        train_freq=4,
+        policy_kwargs=dict(net_arch=[32, 32]),
+        seed=0,
+        device="cpu",
+    )
+    model.learn(300)  # 30 episodes of 10 steps (the clip ends)
+    buf = model.replay_buffer
+    assert buf.size() == 300 and model.num_timesteps == 300
+    assert buf.observations["achieved_goal"].shape[-3:] == (3, 64, 64)  # channel-first
+    batch = buf.sample(64)  # relabelled with compute_reward
+    expected = env.compute_reward(
+        batch.next_observations["achieved_goal"].numpy().astype(np.uint8),
+        batch.observations["desired_goal"].numpy().astype(np.uint8),
+        None,
+    )
+    np.testing.assert_allclose(batch.rewards.numpy().ravel(), expected, rtol=1e-6)
+    assert (expected <= 0).all() and len(set(expected.tolist())) > 1
