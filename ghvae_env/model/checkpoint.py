@@ -7,6 +7,8 @@ only tensors and plain containers are unpickled, never arbitrary code.
 from __future__ import annotations
 
 import os
+import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -99,20 +101,41 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(
             f"checkpoint {path} is a directory; pass the .pt file (e.g. {path / 'model.pt'})"
         )
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes)")
+    _check_container(path, size)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # weights_only refuses arbitrary pickled objects
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        what = f"the global {found.group(1)}" if found else _first_line(e)
+        raise CheckpointError(
+            f"checkpoint {path} holds Python objects other than tensors and plain containers "
+            f"(a pickled model or another project's objects?), which torch.load(weights_only=True) "
+            f"refuses: {what}"
+        ) from e
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as e:
         raise CheckpointError(
-            f"checkpoint {path} is truncated or not a torch checkpoint: {e}"
+            f"checkpoint {path} is truncated or corrupt ({size} bytes): {_first_line(e)}"
         ) from e
-    except Exception as e:  # weights_only refuses arbitrary pickled objects
+    except Exception as e:  # corrupt pickle data: KeyError, IndexError, ... with bare messages
         raise CheckpointError(
-            f"checkpoint {path} could not be loaded safely (weights_only=True): {e}"
+            f"checkpoint {path} is corrupt: its data could not be unpickled "
+            f"({type(e).__name__}: {_first_line(e)})"
         ) from e
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a ghvae-env checkpoint (missing format={FORMAT!r})")
+    if not isinstance(payload, dict):
+        raise CheckpointError(
+            f"{path} is not a ghvae-env checkpoint: it holds a {type(payload).__name__}, "
+            f"expected a dict with format={FORMAT!r} (written by `ghvae train` / save_checkpoint)"
+        )
+    if payload.get("format") != FORMAT:
+        keys = sorted(map(str, payload))[:8]
+        raise CheckpointError(
+            f"{path} is not a ghvae-env checkpoint: format is {payload.get('format')!r}, "
+            f"expected {FORMAT!r}; its top-level keys are {keys} (a plain state_dict or another "
+            "project's checkpoint?)"
+        )
     if payload.get("format_version", 0) > FORMAT_VERSION:
         raise CheckpointError(
             f"checkpoint {path} has format_version {payload.get('format_version')}, "
@@ -122,6 +145,40 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         if key not in payload:
             raise CheckpointError(f"checkpoint {path} lacks the field {key!r}")
     return payload
+
+
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default (zip) format starts with a zip entry
+
+
+def _first_line(e: BaseException) -> str:
+    """The first line of an exception's message, without terminal colour codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _check_container(path: Path, size: int) -> None:
+    """Name what a file is when it is not a complete torch zip archive (before unpickling)."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if zipfile.is_zipfile(path):
+        return
+    if head.startswith(_ZIP_MAGIC):
+        raise CheckpointError(
+            f"checkpoint {path} is a truncated or corrupt zip archive ({size} bytes, no zip "
+            "directory at its end): was its write interrupted? Re-copy it or use another stage"
+        )
+    if head.startswith(b"\x93NUMPY"):
+        what = "a NumPy .npy array file"
+    elif head[:1] == b"\x80":
+        what = "a raw pickle (or a legacy torch.save file), not torch's zip format"
+    elif head and all(32 <= c < 127 or c in (9, 10, 13) for c in head):
+        what = f"a text file (starts with {head.decode('ascii', 'replace')!r})"
+    else:
+        what = f"not a torch checkpoint (starts with bytes {head!r}, expected {_ZIP_MAGIC!r})"
+    raise CheckpointError(
+        f"checkpoint {path} is {what}; expected a .pt file written by `ghvae train` / "
+        "save_checkpoint"
+    )
 
 
 def build_model(payload: dict[str, Any], path: str | os.PathLike = "<checkpoint>") -> nn.Module:

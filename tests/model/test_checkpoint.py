@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -75,7 +76,59 @@ def test_unsafe_pickle_refused(tmp_path):
 
     path = tmp_path / "evil.pt"
     torch.save({"format": "ghvae-env-checkpoint", "x": Evil()}, path)
-    with pytest.raises(CheckpointError, match="safely"):
+    with pytest.raises(CheckpointError, match=r"evil.pt holds Python objects.*the global print"):
+        load_model(path)
+
+
+def _corrupt_pickle(tmp_path, tiny_model):
+    """A complete zip archive whose data.pkl is garbage (torch.load: pop from empty list)."""
+    import zipfile
+
+    src = _save(tmp_path, tiny_model)
+    bad = tmp_path / "badpickle.pt"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            zout.writestr(item, data[::-1] if item.filename.endswith("data.pkl") else data)
+    return bad
+
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        ("random", r"random.pt is not a torch checkpoint \(starts with bytes"),
+        ("text", r"text.pt is a text file \(starts with 'hello"),
+        ("npy", r"npy.pt is a NumPy .npy array file"),
+        ("pickle", r"pickle.pt is a raw pickle"),
+        ("list", r"list.pt is not a ghvae-env checkpoint: it holds a list"),
+        ("state_dict", r"state_dict.pt is not a ghvae-env checkpoint: .*keys are \['w'\]"),
+        ("badpickle", r"badpickle.pt is corrupt: its data could not be unpickled \(\w+Error"),
+        ("truncated", r"truncated.pt is a truncated or corrupt zip archive"),
+    ],
+)
+def test_junk_and_foreign_checkpoints_say_which_file_and_what(tmp_path, tiny_model, kind, expected):
+    import pickle
+
+    path = tmp_path / f"{kind}.pt"
+    if kind == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif kind == "text":
+        path.write_text("hello, I am not a checkpoint\n")
+    elif kind == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(3))
+    elif kind == "pickle":
+        path.write_bytes(pickle.dumps({"format": "ghvae-env-checkpoint"}))
+    elif kind == "list":
+        torch.save([1, 2], path)
+    elif kind == "state_dict":
+        torch.save({"w": torch.zeros(2)}, path)
+    elif kind == "badpickle":
+        path = _corrupt_pickle(tmp_path, tiny_model)
+    else:
+        data = _save(tmp_path, tiny_model).read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(CheckpointError, match=expected):
         load_model(path)
 
 
