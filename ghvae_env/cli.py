@@ -18,6 +18,7 @@ _SUBCOMMAND_MODULES = [
     "ghvae_env.data.generate",
     "ghvae_env.data.visualize",
     "ghvae_env.sim.framing",
+    "ghvae_env.data.stats",
     "ghvae_env.training.cli",
     "ghvae_env.envs.cli",
     "ghvae_env.planning.cli",

@@ -250,6 +250,8 @@ def _shard_complete(cfg: GeneratorConfig, i: int) -> bool:
         shard.frames.shape[:2] == (stop - start, cfg.steps)
         and shard.seeds.tolist() == expected
         and shard.metadata.get("scene") == cfg.scene
+        and scene_version_of(shard.metadata.get("scene_metadata"), cfg.scene)
+        == scene_version_of(load_scene(cfg.scene).SCENE_METADATA, cfg.scene)
     )
     if not ok:
         print(
