@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "HelpFormatter", "USER_ERRORS"]
 
 # (module providing add_parser) in the order they appear in --help
 _SUBCOMMAND_MODULES = [
@@ -37,10 +38,54 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in _SUBCOMMAND_MODULES:
         importlib.import_module(name).add_parser(sub)
+    for subparser in sub.choices.values():
+        subparser.formatter_class = HelpFormatter  # every option shows its default
+        if subparser.description:  # descriptions often come from RST docstrings
+            subparser.description = _plain_text(subparser.description)
     return parser
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless the help already says its default
+    or there is none to say (required options, flags, ``None`` defaults)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text.lower()
+            or action.required
+            or action.nargs == 0
+            or action.default is None
+            or action.default is argparse.SUPPRESS
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+
+def _plain_text(rst: str) -> str:
+    """``literal`` and :role:`target` markup -> plain text, for --help."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", rst)
+    return text.replace("``", "")
+
+
+# What a user can cause: a missing or bad file, a bad value, an existing run directory.
+# Every project error type for user input subclasses ValueError (ConfigError,
+# CheckpointError, ShardError, TrainError, InvalidOptionError, ...), and file problems are
+# OSErrors of these kinds. Anything else (TypeError, RuntimeError, AssertionError, ...) is a
+# bug and keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    FileNotFoundError,
+    FileExistsError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand. A user error prints ``ghvae <cmd>: error: ...`` and returns 2
+    (argparse's convention for bad arguments); bugs raise with their traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -48,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except USER_ERRORS as e:
+        message = " ".join(str(e).split()) or type(e).__name__  # one line
+        print(f"ghvae {args.command}: error: {message}", file=sys.stderr)
+        return 2
     return int(rc or 0)
 
 

@@ -22,6 +22,8 @@ def contact_sheet(
     """Write a grid: one row per trajectory, every ``every``-th frame, upscaled ``scale`` x.
 
     Rows are drawn at random (``seed``) from all trajectories in ``data`` (shards or RoboNet).
+    The sheet has ``min(frames_per_row, ceil(T / every))`` columns for the longest shown
+    trajectory of T frames, so short trajectories do not leave blank columns.
     """
     from ghvae_env.data.dataset import VideoDataset
 
@@ -36,12 +38,15 @@ def contact_sheet(
         ds.num_trajectories, size=min(trajectories, ds.num_trajectories), replace=False
     )
     pad = 2
+    shown = [ds.trajectories[int(i)][0][::every] for i in sorted(picks)]  # (n_i, 64, 64, 3)
+    # sized to the data: no blank columns when trajectories are shorter than the sheet
+    columns = min(frames_per_row, max(len(f) for f in shown))
     rows = []
-    for i in sorted(picks):
-        frames = ds.trajectories[int(i)][0][::every][:frames_per_row]  # (n, 64, 64, 3)
+    for frames in shown:
+        frames = frames[:columns]
         frames = np.pad(
             frames,
-            ((0, frames_per_row - len(frames)), (pad, pad), (pad, pad), (0, 0)),
+            ((0, columns - len(frames)), (pad, pad), (pad, pad), (0, 0)),
             constant_values=255,
         )
         rows.append(np.concatenate(list(frames), axis=1))
@@ -60,10 +65,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="dataset directory (shards or RoboNet HDF5)")
     p.add_argument("--out", required=True, help="PNG path")
     p.add_argument("--trajectories", type=int, default=6, help="rows (random trajectories)")
-    p.add_argument("--frames", type=int, default=10, help="frames per row")
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=10,
+        help="frames per row at most (fewer if the data is shorter)",
+    )
     p.add_argument("--every", type=int, default=3, help="show every n-th frame")
     p.add_argument("--scale", type=int, default=2, help="integer upscaling")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random choice of rows")
     p.set_defaults(
         func=lambda a: print(
             contact_sheet(a.data, a.out, a.trajectories, a.frames, a.every, a.scale, a.seed)

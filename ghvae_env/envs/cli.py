@@ -64,7 +64,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--length", type=int, default=12, help="frames per clip (context + horizon)")
     p.add_argument("--per-trajectory", type=int, default=2, help="clips cut from each trajectory")
-    p.add_argument("--split", default="heldout", choices=["heldout", "train", "all"])
+    p.add_argument(
+        "--split",
+        default="heldout",
+        choices=["heldout", "train", "all"],
+        help="trajectories to cut clips from (keep 'heldout' for env resets)",
+    )
     p.set_defaults(
         func=lambda a: print(export_clips(a.data, a.out, a.length, a.per_trajectory, a.split))
     )

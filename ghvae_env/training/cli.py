@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 __all__ = ["add_parser"]
 
@@ -79,7 +80,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--eval-clips", type=int, default=64, help="held-out clips scored after each stage"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the model init and the batches")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:i")
     p.add_argument("--resume", action="store_true", help="continue RUN from RUN/last.pt")
     p.add_argument(
@@ -105,16 +106,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--checkpoint", default=None, help="checkpoint path (default: the bundled model)"
     )
     e.add_argument("--data", required=True, help="dataset directory (shards or RoboNet HDF5)")
-    e.add_argument("--split", default="heldout", choices=["heldout", "train", "all"])
-    e.add_argument("--context", type=int, default=2)
-    e.add_argument("--horizon", type=int, default=10)
-    e.add_argument("--clips", type=int, default=256, help="number of clips (fixed by --seed)")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument(
+        "--split",
+        default="heldout",
+        choices=["heldout", "train", "all"],
+        help="trajectories the clips come from (the trainer's held-out split by default)",
+    )
+    e.add_argument("--context", type=int, default=2, help="true frames the model sees first")
+    e.add_argument("--horizon", type=int, default=10, help="frames predicted after the context")
+    e.add_argument(
+        "--clips",
+        type=int,
+        default=256,
+        help="clips to score, drawn with --seed (fewer if the split holds fewer)",
+    )
+    e.add_argument("--seed", type=int, default=0, help="seed of the clip draw and the samples")
     e.add_argument(
         "--modules", type=int, default=None, help="score only modules 1..K (default: all)"
     )
-    e.add_argument("--device", default="cpu")
-    e.add_argument("--json", default=None, help="write the results here")
+    e.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:i")
+    e.add_argument("--json", default=None, help="also write the full results here as JSON")
     e.set_defaults(func=_evaluate)
 
 
@@ -145,13 +156,32 @@ def _evaluate(args: argparse.Namespace) -> int:
         modules=model.num_modules,
         data=args.data,
         split=args.split,
+        clips_requested=args.clips,
         wall_s=round(time.time() - t0, 1),
     )
-    print(json.dumps(res, indent=2))
+    if res["num_clips"] < args.clips:
+        print(
+            f"ghvae evaluate: note: --clips {args.clips} asked, but the {args.split} split of "
+            f"{args.data} holds only {res['num_clips']} windows of {args.context + args.horizon} "
+            f"frames; scored {res['num_clips']}",
+            file=sys.stderr,
+        )
+    print(_summary_line(res))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=2)
+        print(f"wrote {args.json}")
     return 0
+
+
+def _summary_line(res: dict) -> str:
+    """One line: model PSNR vs copy-last-frame and under shuffled actions."""
+    return (
+        f"{res['modules']}-module model on {res['num_clips']} {res['split']} clips "
+        f"({res['context']} context, {res['horizon']} predicted): PSNR {res['psnr']:.2f} dB, "
+        f"copy-last-frame {res['copy_last_psnr']:.2f} dB, shuffled actions "
+        f"{res['psnr_shuffled_actions']:.2f} dB ({res['wall_s']} s)"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from ghvae_env.cli import main
 from ghvae_env.data import VideoDataset
 from ghvae_env.model import GHVAE, GHVAEConfig, save_checkpoint
@@ -81,8 +79,7 @@ def test_show_writes_png(tmp_path, toy_data):
     )
     img = iio.imread(out)
     assert img.shape == (2 * 68 * 2, 3 * 68 * 2, 3)
-    with pytest.raises(ValueError, match="trajectories"):
-        main(["show", "--data", toy_data, "--out", str(out), "--trajectories", "0"])
+    assert main(["show", "--data", toy_data, "--out", str(out), "--trajectories", "0"]) == 2
 
 
 def test_greedy_step_holds_less_than_e2e():
@@ -97,3 +94,29 @@ def test_greedy_step_holds_less_than_e2e():
     )
     assert g["weights"] == e["weights"]  # frozen modules stay resident
     assert not any(p.requires_grad for p in model.parameters())  # left frozen, eval mode
+
+
+def test_evaluate_prints_one_summary_line_and_says_when_clips_ran_short(
+    tmp_path, tiny_model, toy_data, capsys
+):
+    ckpt = save_checkpoint(tmp_path / "m.pt", tiny_model, trained_modules=2, stage="test")
+    args = ["evaluate", "--checkpoint", str(ckpt), "--data", toy_data, "--split", "all"]
+    assert main(args + ["--horizon", "4", "--clips", "256"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("2-module model on 84 all clips")
+    assert "PSNR" in lines[0] and "copy-last-frame" in lines[0]
+    assert "--clips 256 asked" in err and "only 84 windows" in err
+    assert main(args + ["--horizon", "4", "--clips", "3"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_show_sizes_its_sheet_to_the_data(tmp_path, toy_data):
+    """12-frame toy trajectories, every 3rd frame: 4 columns, not 10 with 6 blank."""
+    import imageio.v3 as iio
+
+    out = tmp_path / "sheet.png"
+    assert main(["show", "--data", toy_data, "--out", str(out), "--trajectories", "2"]) == 0
+    img = iio.imread(out)
+    assert img.shape == (2 * 68 * 2, 4 * 68 * 2, 3)
+    assert (img[:, -68 * 2 :] != 255).any()  # the last column holds a frame
