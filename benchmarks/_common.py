@@ -6,12 +6,14 @@ Imported as ``from _common import ...``: a script run as ``python benchmarks/<na
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
 import platform
 import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,9 @@ __all__ = [
     "machine_info",
     "markdown_table",
     "require_checkpoint",
+    "out_help",
+    "resolve_out",
+    "RESULTS_DIR",
     "save_json",
     "today",
 ]
@@ -32,6 +37,41 @@ __all__ = [
 
 class BenchmarkError(ValueError):
     """Bad benchmark arguments or a missing input file; the message names which."""
+
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"  # the published results
+
+
+def resolve_out(parser: argparse.ArgumentParser, args: argparse.Namespace, published: str) -> Path:
+    """Set and return ``args.out``: where this run writes.
+
+    Full run: ``--out``, default ``benchmarks/results/<published>`` (the published results).
+    ``--quick`` (a smoke run) never writes there: ``--out`` if given and outside
+    ``benchmarks/results/`` (a parser error otherwise), else ``<published>``'s name in a new
+    temporary directory. ``published`` names a file or a directory under ``RESULTS_DIR``.
+    """
+    if args.out is None:
+        if args.quick:
+            tmp = Path(tempfile.mkdtemp(prefix=f"ghvae-bench-{Path(published).stem}-quick-"))
+            args.out = tmp / Path(published).name
+        else:
+            args.out = RESULTS_DIR / published
+    else:
+        args.out = Path(args.out)
+        if args.quick and args.out.resolve().is_relative_to(RESULTS_DIR):
+            parser.error(
+                f"--quick writes smoke results, never the published ones: --out must be "
+                f"outside {RESULTS_DIR}, actual value: {args.out}"
+            )
+    return args.out
+
+
+def out_help(published: str) -> str:
+    """The --out help text that goes with :func:`resolve_out`."""
+    return (
+        f"output path (default: benchmarks/results/{published}; with --quick a new "
+        "temporary directory; --quick refuses paths under benchmarks/results/)"
+    )
 
 
 def command_string(script: str, argv: list[str] | None) -> str:

@@ -37,7 +37,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from _common import command_string, machine_info, markdown_table, save_json, today
+from _common import (
+    command_string,
+    machine_info,
+    markdown_table,
+    out_help,
+    resolve_out,
+    save_json,
+    today,
+)
 
 from ghvae_env.data.frames import to_float_chw
 from ghvae_env.model import GHVAE, GHVAEConfig, load_model, save_checkpoint
@@ -228,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--log-every", type=int, default=100, help="e2e-from-scratch progress lines (0: none)"
     )
-    p.add_argument("--out", default="benchmarks/results/ablations", help="output directory")
+    p.add_argument("--out", default=None, help=out_help("ablations"))
     p.add_argument(
         "--quick",
         action="store_true",
@@ -254,6 +262,7 @@ def _row(name: str, modules: int, steps: str, ev: dict[str, Any]) -> list[Any]:
 def main(argv: list[str] | None = None) -> int:
     p = _parser()
     args = p.parse_args(argv)
+    resolve_out(p, args, "ablations")
     if args.quick:
         args.episodes, args.episode_steps = 30, 12
         args.steps_per_module, args.finetune_steps, args.batch_size = 2, 2, 4

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import out_help, resolve_out
 
 from ghvae_env.data.frames import to_float_chw, to_uint8_hwc
 from ghvae_env.envs.assets import load_clips
@@ -65,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--horizon", type=int, default=8, help="imagined steps per action")
     p.add_argument("--context", type=int, default=2, help="context frames")
     p.add_argument("--show-every", type=int, default=2, help="show every n-th imagined frame")
-    p.add_argument("--out", default="benchmarks/results/action_response", help="output directory")
+    p.add_argument("--out", default=None, help=out_help("action_response"))
     p.add_argument("--quick", action="store_true", help="smoke run: 1 clip, 2 steps")
     args = p.parse_args(argv)
+    resolve_out(p, args, "action_response")
     if args.quick:
         args.num_clips, args.horizon, args.show_every = 1, 2, 1
     t0 = time.time()

@@ -52,7 +52,9 @@ from _common import (
     command_string,
     machine_info,
     markdown_table,
+    out_help,
     require_checkpoint,
+    resolve_out,
     save_json,
     today,
 )
@@ -477,9 +479,7 @@ def _parser() -> argparse.ArgumentParser:
         default="mp4",
         help="grid video format (mp4 is ~7x smaller; gif embeds in markdown)",
     )
-    p.add_argument(
-        "--out", default="benchmarks/results/imagined_vs_simulated", help="output directory"
-    )
+    p.add_argument("--out", default=None, help=out_help("imagined_vs_simulated"))
     p.add_argument(
         "--quick",
         action="store_true",
@@ -491,6 +491,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = _parser()
     args = p.parse_args(argv)
+    resolve_out(p, args, "imagined_vs_simulated")
     if args.quick:
         args.num_starts, args.horizon, args.num_samples, args.grid_rows = 2, 3, 2, 2
         args.fvd = False

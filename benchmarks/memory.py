@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import torch
+from _common import out_help, resolve_out
 
 from ghvae_env.model import GHVAE, GHVAEConfig
 from ghvae_env.training.memory import measure_step_memory
@@ -86,11 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget-modules", type=int, default=6, help="K for the largest-model search")
     p.add_argument("--search-steps", type=int, default=6, help="binary-search iterations")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default="benchmarks/results/memory.json")
+    p.add_argument("--out", default=None, help=out_help("memory.json"))
     p.add_argument(
         "--quick", action="store_true", help="smoke run: tiny preset, K=1,2, small batch"
     )
     args = p.parse_args(argv)
+    resolve_out(p, args, "memory.json")
     if args.quick:
         args.preset, args.modules, args.batch_size, args.window, args.search_steps = (
             "tiny",

@@ -24,6 +24,7 @@ from typing import Any
 
 import gymnasium as gym
 import torch
+from _common import out_help, resolve_out
 
 import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
 from ghvae_env.envs.assets import resolve_device
@@ -87,7 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=",".join(POLICIES),
         help=f"comma-separated subset of {ALL_POLICIES}",
     )
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/planning.json"))
+    p.add_argument("--out", type=Path, default=None, help=out_help("planning.json"))
     p.add_argument(
         "--quick",
         action="store_true",
@@ -97,6 +98,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:  # the smoke budgets become defaults: flags given explicitly still win
         p.set_defaults(**QUICK)
         args = p.parse_args(argv)
+    resolve_out(p, args, "planning.json")
     return args
 
 

@@ -32,7 +32,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _common import BenchmarkError, command_string, machine_info, markdown_table, save_json, today
+from _common import (
+    BenchmarkError,
+    command_string,
+    machine_info,
+    markdown_table,
+    out_help,
+    resolve_out,
+    save_json,
+    today,
+)
 
 from ghvae_env.baselines import SVGPrime, SVGPrimeConfig
 from ghvae_env.model import GHVAE, GHVAEConfig, load_model
@@ -132,9 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="benchmarks/planning.py JSON(s) holding the ghvae and svg policies (same tasks)",
     )
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/svg_vs_ghvae"))
+    p.add_argument("--out", type=Path, default=None, help=out_help("svg_vs_ghvae"))
     p.add_argument("--quick", action="store_true", help="memory of the tiny presets only")
     args = p.parse_args(argv)
+    resolve_out(p, args, "svg_vs_ghvae")
     if args.quick:
         args.preset, args.svg_preset, args.batch_size, args.window = "tiny", "tiny", 2, 4
     report: dict[str, Any] = {

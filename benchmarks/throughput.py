@@ -38,7 +38,9 @@ from _common import (
     command_string,
     machine_info,
     markdown_table,
+    out_help,
     require_checkpoint,
+    resolve_out,
     save_json,
     today,
 )
@@ -222,8 +224,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="simulator reset seed and action seed")
     p.add_argument(
         "--out",
-        default="benchmarks/results/throughput.json",
-        help="JSON output (a .md table beside it)",
+        default=None,
+        help="JSON output, a .md table beside it; " + out_help("throughput.json"),
     )
     p.add_argument(
         "--quick",
@@ -236,6 +238,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = _parser()
     args = p.parse_args(argv)
+    resolve_out(p, args, "throughput.json")
     if args.quick:
         args.batches, args.devices = "1,4", "cpu"
         args.min_steps, args.sim_min_steps, args.min_seconds, args.warmup = 3, 5, 0.0, 1
