@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ghvae_env.data.robonet import list_robonet_files, read_robonet_file
+from ghvae_env.data.robonet import list_robonet_files, read_robonet_files
 from ghvae_env.data.shards import FRAME_SHAPE, list_shards, read_shard, scene_version_of
 
 __all__ = ["VideoDataset", "EmptySplitError", "SPLITS", "is_heldout"]
@@ -173,11 +173,14 @@ class VideoDataset:
     ) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], dict[str, Any]]:
         out: list[tuple[str, np.ndarray, np.ndarray]] = []
         scene: dict[str, Any] = {}
-        for path in files:
-            key = f"file:{path.name}"
-            if not _in_split(key, self.split, self.heldout_fraction):
-                continue
-            traj = read_robonet_file(path, camera=camera)
+        selected = [
+            p for p in files if _in_split(f"file:{p.name}", self.split, self.heldout_fraction)
+        ]
+        # unreadable files are skipped with a warning line each; a summary line per robot
+        read, summary = read_robonet_files(
+            selected, camera=camera, label=f"{self.split} split of {self.root}"
+        )
+        for path, traj in read:
             if not scene:
                 meta = traj["metadata"]
                 scene = {
@@ -187,7 +190,9 @@ class VideoDataset:
                     "video": meta.get("video"),
                     "action_mapping": meta.get("action_mapping"),
                 }
-            out.append((key, traj["frames"], traj["actions"]))
+            out.append((f"file:{path.name}", traj["frames"], traj["actions"]))
+        if scene:
+            scene.update(robots=summary["robots"], skipped_files=summary["skipped"])
         return out, scene
 
     # -- map-style access --------------------------------------------------------------------

@@ -6,9 +6,11 @@ File layout read here (RoboNet's ``hdf5`` release; Dasari et al. 2019)::
                                 'image_format' ('RGB' | 'BGR')            -- "mp4" files
     env/cam{i}_video/frame{t}   uint8 1-d: jpg/png bytes per frame; attrs 'shape',
                                 'image_format'                            -- "jpg" files
-    env/state                   T x S   (optional here; usually x, y, z, theta, gripper)
+    env/state                   T x S   (optional here; usually x, y, z, theta, gripper;
+                                fetch: T x 3)
     env/low_bound, high_bound   per-step action bounds (row 0 is used), optional
-    policy/actions              (T-1) x A, A in {4, 5}
+    policy/actions              (T-1) x A, A in {2, 3, 4, 5} (fetch: A = 2, x and y only);
+                                some robots (google) store T rows for T frames
     metadata                    group whose attrs describe robot, primitives, bounds, ...
     file_version, misc/*        optional, copied into the returned metadata
 
@@ -23,7 +25,13 @@ Mapping to our 64 x 64 frames and 4-d actions (DESIGN.md: dx, dy, dz, gripper; -
 - frames: resized to 64 x 64 by area averaging (each output pixel is the overlap-weighted
   mean of the input pixels it covers); the aspect ratio is *not* preserved (RoboNet's
   4:3 frames are stretched to 1:1, keeping the whole field of view).
-- x, y, z (columns 0-2): divided per dimension by ``max(|low|, |high|)`` of the file's
+- missing dimensions are padded as RoboNet's loader does (``pad_action_if_missing``,
+  ``pad_state_if_missing``): 2-d actions (x, y) get dz = 0, 3-d actions (x, y, z) and 2-d
+  ones get gripper 0 (neither open nor closed: the file does not say); states with fewer
+  than 5 columns are padded with zero columns to T x 5.
+- actions with as many rows as frames (T x A for T frames): the trailing row, which acts
+  after the last frame, is dropped (RoboNet's loader never reads it either).
+- x, y, z (columns 0-2, those present): divided per dimension by ``max(|low|, |high|)`` of the file's
   action bounds (``metadata`` attrs ``low_bound``/``high_bound``, else ``env/low_bound``
   row 0), so zero motion stays zero and the bound maps to +-1; then clipped to [-1, 1]. A
   file without bounds is scaled by its own per-dimension max ``|a|`` (recorded in the
@@ -39,22 +47,28 @@ Mapping to our 64 x 64 frames and 4-d actions (DESIGN.md: dx, dy, dz, gripper; -
 
 Frames, actions and states are cut to a common length ``T = min(frames, states,
 actions + 1)``, as RoboNet's loader does.
+
+A directory of files from several robots is read by :class:`ghvae_env.data.VideoDataset`;
+a file that cannot be read is skipped with one warning line naming it, and a summary line
+gives the trajectories read per robot and the number skipped (:func:`read_robonet_files`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 __all__ = [
     "RoboNetFormatError",
     "read_robonet_file",
+    "read_robonet_files",
     "list_robonet_files",
     "map_robonet_actions",
     "resize_area",
@@ -64,6 +78,8 @@ __all__ = [
 
 ROBONET_SUFFIXES = (".hdf5", ".h5")
 IMAGE_SIZE = 64
+ACTION_DIMS = (2, 3, 4, 5)  # RoboNet's robots: fetch 2 (x, y), 3 (x, y, z), autograsp 4, 5
+STATE_DIM = 5  # x, y, z, theta, gripper; shorter states are zero-padded (RoboNet's loader)
 
 
 class RoboNetFormatError(ValueError):
@@ -120,7 +136,7 @@ def map_robonet_actions(
     high_bound: np.ndarray | None = None,
     next_gripper_state: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """RoboNet actions ``N x A`` (A in {4, 5}) -> ours, float32 ``N x 4`` in [-1, 1].
+    """RoboNet actions ``N x A`` (A in {2, 3, 4, 5}) -> ours, float32 ``N x 4`` in [-1, 1].
 
     The rule is in the module docstring. ``next_gripper_state`` (``N``: the state's last
     column at ``t + 1``) is only used for 4-d actions.
@@ -129,22 +145,25 @@ def map_robonet_actions(
         (actions, info) where info records the scales and rules used.
     """
     a = np.asarray(actions, dtype=np.float64)
-    if a.ndim != 2 or a.shape[1] not in (4, 5):
-        raise ValueError(f"actions must be N x 4 or N x 5, got shape {a.shape}")
+    if a.ndim != 2 or a.shape[1] not in ACTION_DIMS:
+        raise ValueError(f"actions must be N x A with A in {ACTION_DIMS}, got shape {a.shape}")
+    k = min(a.shape[1], 3)  # translation dims present; the others are padded with 0
     lo = None if low_bound is None else np.asarray(low_bound, dtype=np.float64).reshape(-1)
     hi = None if high_bound is None else np.asarray(high_bound, dtype=np.float64).reshape(-1)
-    have_bounds = lo is not None and hi is not None and lo.size >= 3 and hi.size >= 3
+    have_bounds = lo is not None and hi is not None and lo.size >= k and hi.size >= k
     if have_bounds:
-        scale = np.maximum(np.abs(lo[:3]), np.abs(hi[:3]))
+        scale = np.maximum(np.abs(lo[:k]), np.abs(hi[:k]))
         xyz_rule = "bounds max-abs"
     else:
-        scale = np.abs(a[:, :3]).max(axis=0) if len(a) else np.ones(3)
+        scale = np.abs(a[:, :k]).max(axis=0) if len(a) else np.ones(k)
         xyz_rule = "per-file max-abs"
     scale = np.where(scale > 0, scale, 1.0)
-    out = np.empty((len(a), 4), dtype=np.float64)
-    out[:, :3] = a[:, :3] / scale
+    out = np.zeros((len(a), 4), dtype=np.float64)
+    out[:, :k] = a[:, :k] / scale
 
-    if a.shape[1] == 5:
+    if a.shape[1] < 4:
+        gripper_rule = f"{a.shape[1]}-d: {'dz and ' if k < 3 else ''}gripper padded with 0"
+    elif a.shape[1] == 5:
         g = a[:, 4]
         if have_bounds and lo.size >= 5 and hi.size >= 5 and hi[4] > lo[4]:
             out[:, 3] = 2.0 * (g - lo[4]) / (hi[4] - lo[4]) - 1.0
@@ -165,7 +184,7 @@ def map_robonet_actions(
         gripper_rule = "4-d autograsp: no state, gripper 0"
     info = {
         "source_action_dim": int(a.shape[1]),
-        "xyz_scale": [float(x) for x in scale],
+        "xyz_scale": [float(x) for x in scale] + [1.0] * (3 - k),
         "xyz_rule": xyz_rule,
         "gripper_rule": gripper_rule,
     }
@@ -291,7 +310,8 @@ def read_robonet_file(path: str | os.PathLike[str], camera: int = 0) -> dict[str
 
     Returns:
         dict with ``frames`` uint8 ``T x 64 x 64 x 3``, ``actions`` float32 ``(T-1) x 4``
-        in [-1, 1], ``states`` float32 ``T x S`` (``S`` = 0 without ``env/state``) and
+        in [-1, 1], ``states`` float32 ``T x S`` (``S`` = 0 without ``env/state``, at least
+        5 otherwise, zero-padded) and
         ``metadata`` (file attrs, video info and the action mapping used; JSON-safe).
 
     Raises:
@@ -314,9 +334,10 @@ def read_robonet_file(path: str | os.PathLike[str], camera: int = 0) -> dict[str
         if "policy/actions" not in hf:
             raise RoboNetFormatError(f"{p}: missing key 'policy/actions'")
         raw_actions = np.asarray(hf["policy/actions"][()])
-        if raw_actions.ndim != 2 or raw_actions.shape[1] not in (4, 5):
+        if raw_actions.ndim != 2 or raw_actions.shape[1] not in ACTION_DIMS:
             raise RoboNetFormatError(
-                f"{p}: 'policy/actions' must be (T-1) x 4 or (T-1) x 5, got {raw_actions.shape}"
+                f"{p}: 'policy/actions' must be (T-1) x A with A in {ACTION_DIMS}, "
+                f"got shape {raw_actions.shape}"
             )
         states = None
         if "env/state" in hf:
@@ -334,6 +355,9 @@ def read_robonet_file(path: str | os.PathLike[str], camera: int = 0) -> dict[str
             meta.setdefault("file_version", _json_safe(hf["file_version"][()]))
         low, high = _bounds(hf, meta)
 
+    action_rows = len(raw_actions)
+    if action_rows == len(frames):  # T rows for T frames (google): the last acts after the end
+        raw_actions = raw_actions[:-1]
     lengths = [len(frames), len(raw_actions) + 1] + ([len(states)] if states is not None else [])
     t = min(lengths)
     if t < 2:
@@ -344,6 +368,9 @@ def read_robonet_file(path: str | os.PathLike[str], camera: int = 0) -> dict[str
     actions, mapping = map_robonet_actions(raw_actions[: t - 1], low, high, next_grip)
     if states is None:
         states = np.zeros((t, 0), dtype=np.float32)
+    source_state_dim = int(states.shape[1])
+    if 0 < source_state_dim < STATE_DIM:
+        states = np.pad(states, ((0, 0), (0, STATE_DIM - source_state_dim)))
     meta.update(
         {
             "source": "robonet",
@@ -351,7 +378,8 @@ def read_robonet_file(path: str | os.PathLike[str], camera: int = 0) -> dict[str
             "camera": int(camera),
             "video": video_info,
             "action_mapping": mapping,
-            "lengths": {"frames": len(frames), "actions": len(raw_actions), "used": t},
+            "lengths": {"frames": len(frames), "actions": action_rows, "used": t},
+            "source_state_dim": source_state_dim,
         }
     )
     return {
@@ -360,6 +388,53 @@ def read_robonet_file(path: str | os.PathLike[str], camera: int = 0) -> dict[str
         "states": np.ascontiguousarray(states[:t], dtype=np.float32),
         "metadata": meta,
     }
+
+
+_SKIPPABLE = (RoboNetFormatError, ValueError, OSError, KeyError)  # what a bad file raises
+
+
+def read_robonet_files(
+    paths: Sequence[str | os.PathLike[str]],
+    camera: int = 0,
+    *,
+    label: str = "",
+    log: TextIO | None = None,
+) -> tuple[list[tuple[Path, dict[str, Any]]], dict[str, Any]]:
+    """Read many RoboNet files, skipping those that cannot be read.
+
+    Each skipped file gets one ``warning: skipped RoboNet file NAME: REASON`` line on ``log``
+    (default ``sys.stderr``); one final line (``RoboNet (label): ...``) gives the trajectories
+    read per robot (``metadata`` attr ``robot``, ``"unknown"`` without it) and the number
+    skipped.
+
+    Returns:
+        ``([(path, trajectory dict of read_robonet_file), ...], summary)`` with summary
+        ``{"robots": {robot: count}, "skipped": [{"file", "error"}, ...]}`` (JSON-safe).
+    """
+    if isinstance(camera, bool) or not isinstance(camera, (int, np.integer)) or camera < 0:
+        raise ValueError(f"camera must be an int >= 0, got {camera!r}")
+    log = sys.stderr if log is None else log
+    read: list[tuple[Path, dict[str, Any]]] = []
+    robots: dict[str, int] = {}
+    skipped: list[dict[str, str]] = []
+    for path in map(Path, paths):
+        try:
+            traj = read_robonet_file(path, camera=camera)
+        except _SKIPPABLE as e:
+            reason = str(e).removeprefix(f"{path}: ") or type(e).__name__
+            skipped.append({"file": path.name, "error": reason})
+            print(f"warning: skipped RoboNet file {path}: {reason}", file=log)
+            continue
+        robot = str(traj["metadata"].get("robot") or "unknown")
+        robots[robot] = robots.get(robot, 0) + 1
+        read.append((path, traj))
+    per_robot = ", ".join(f"{r} {n}" for r, n in sorted(robots.items())) or "none"
+    print(
+        f"RoboNet{f' ({label})' if label else ''}: read {len(read)} of {len(read) + len(skipped)} trajectories "
+        f"({per_robot}); skipped {len(skipped)} unreadable file(s)",
+        file=log,
+    )
+    return read, {"robots": dict(sorted(robots.items())), "skipped": skipped}
 
 
 def list_robonet_files(directory: str | os.PathLike[str]) -> list[Path]:

@@ -92,8 +92,15 @@ def test_action_mapping_rules():
     mapped, info = map_robonet_actions(raw)
     assert info["xyz_rule"] == "per-file max-abs" and np.abs(mapped[:, :3]).max() == 1.0
     assert np.all(mapped[:, 3] == 0)
-    with pytest.raises(ValueError, match=r"N x 4 or N x 5, got shape \(2, 3\)"):
-        map_robonet_actions(raw[:, :3])
+    # 3-d (x, y, z): the gripper is padded with 0; 2-d (fetch: x, y): dz too
+    mapped, info = map_robonet_actions(raw[:, :3], BOUNDS["low_bound"], BOUNDS["high_bound"])
+    np.testing.assert_allclose(mapped, [[1.0, -0.5, 0.0, 0.0], [1.0, 0.0, -1.0, 0.0]])
+    assert info["gripper_rule"] == "3-d: gripper padded with 0"
+    mapped, info = map_robonet_actions(raw[:, :2], [-0.05, -0.05], [0.05, 0.05])
+    np.testing.assert_allclose(mapped, [[1.0, -0.5, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    assert info["gripper_rule"] == "2-d: dz and gripper padded with 0"
+    with pytest.raises(ValueError, match=r"A in \(2, 3, 4, 5\), got shape \(2, 6\)"):
+        map_robonet_actions(np.zeros((2, 6)))
 
 
 def test_lengths_are_aligned(tmp_path, episode):
@@ -129,9 +136,9 @@ def test_unreadable_and_malformed_files(tmp_path, episode):
     with pytest.raises(RoboNetFormatError, match="no_actions.hdf5: missing key 'policy/actions'"):
         read_robonet_file(no_actions)
 
-    bad_dim = write_robonet_fixture(tmp_path / "bad_dim.hdf5", episode["frames"], np.zeros((7, 3)))
+    bad_dim = write_robonet_fixture(tmp_path / "bad_dim.hdf5", episode["frames"], np.zeros((7, 6)))
     with pytest.raises(
-        RoboNetFormatError, match=r"bad_dim.hdf5: 'policy/actions' must be .* got \(7, 3\)"
+        RoboNetFormatError, match=r"bad_dim.hdf5: 'policy/actions' must be .* got shape \(7, 6\)"
     ):
         read_robonet_file(bad_dim)
 
@@ -177,3 +184,80 @@ def test_dataset_reads_a_robonet_directory(tmp_path):
     assert frames.shape == (3, 4, 64, 64, 3) and actions.dtype == np.float32
     train = VideoDataset(tmp_path, window=4, split="train", heldout_fraction=0.5)
     assert all(k in ds.trajectory_keys for k in train.trajectory_keys)
+
+
+def _fetch(tmp_path, seed: int, name: str):
+    """A fetch-like file: policy/actions (T-1) x 2 (x, y), env/state T x 3."""
+    ep = rollout_episode(seed=seed, steps=8)
+    actions = ep["actions"][:, :2].astype(np.float64) * 0.05
+    return write_robonet_fixture(
+        tmp_path / name, ep["frames"], actions, ep["states"][:, :3], video="jpg",
+        metadata={"robot": "fetch"}, low_bound=[-0.05, -0.05], high_bound=[0.05, 0.05],
+    ), ep  # fmt: skip
+
+
+def _google(tmp_path, seed: int, name: str):
+    """A google-like file: T x 5 actions for T frames (a trailing extra row)."""
+    ep = rollout_episode(seed=seed, steps=8)
+    actions = _robonet_actions(np.concatenate([ep["actions"], ep["actions"][-1:]]))  # (8, 5)
+    return write_robonet_fixture(
+        tmp_path / name, ep["frames"], actions, ep["states"][:, :5], video="jpg",
+        metadata={"robot": "google"}, **BOUNDS,
+    ), ep  # fmt: skip
+
+
+def test_fetch_two_d_actions_and_three_d_states_are_padded(tmp_path):
+    path, ep = _fetch(tmp_path, 1, "fetch.hdf5")
+    traj = read_robonet_file(path)
+    assert traj["actions"].shape == (7, 4) and traj["states"].shape == (8, 5)
+    np.testing.assert_allclose(traj["actions"][:, :2], ep["actions"][:, :2], atol=1e-5)
+    assert (traj["actions"][:, 2:] == 0).all()  # dz and gripper padded
+    np.testing.assert_array_equal(traj["states"][:, :3], ep["states"][:, :3])
+    assert (traj["states"][:, 3:] == 0).all()
+    assert traj["metadata"]["source_state_dim"] == 3
+    assert traj["metadata"]["action_mapping"]["source_action_dim"] == 2
+
+
+def test_actions_with_as_many_rows_as_frames_drop_the_trailing_row(tmp_path):
+    path, ep = _google(tmp_path, 2, "google.hdf5")
+    traj = read_robonet_file(path)
+    assert traj["frames"].shape[0] == 8 and traj["actions"].shape == (7, 4)
+    np.testing.assert_allclose(traj["actions"], ep["actions"], atol=1e-5)
+    assert traj["metadata"]["lengths"] == {"frames": 8, "actions": 8, "used": 8}
+
+
+def test_a_directory_of_several_robots_skips_unreadable_files(tmp_path, capsys):
+    """sawyer (5-d), fetch (2-d), google (T rows) and a junk file: 3 read, 1 skipped."""
+    ep = rollout_episode(seed=3, steps=8)
+    write_robonet_fixture(
+        tmp_path / "sawyer.hdf5", ep["frames"], _robonet_actions(ep["actions"]),
+        ep["states"][:, :5], video="jpg", metadata={"robot": "sawyer"}, **BOUNDS,
+    )  # fmt: skip
+    _fetch(tmp_path, 1, "fetch.hdf5")
+    _google(tmp_path, 2, "google.hdf5")
+    (tmp_path / "broken.hdf5").write_bytes(b"truncated download")
+    ds = VideoDataset(tmp_path, window=4, split="all")
+    assert ds.num_trajectories == 3 and ds.trajectory_keys == [
+        "file:fetch.hdf5", "file:google.hdf5", "file:sawyer.hdf5"
+    ]  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2
+    assert err[0].startswith("warning: skipped RoboNet file ") and "broken.hdf5" in err[0]
+    assert err[1] == (
+        f"RoboNet (all split of {tmp_path}): read 3 of 4 trajectories "
+        "(fetch 1, google 1, sawyer 1); skipped 1 unreadable file(s)"
+    )
+    scene = ds.provenance["scene"]
+    assert scene["robots"] == {"fetch": 1, "google": 1, "sawyer": 1}
+    assert [s["file"] for s in scene["skipped_files"]] == ["broken.hdf5"]
+    # ghvae train on the same directory: no crash, per-robot counts for each split it reads
+    from ghvae_env.cli import main
+
+    run = tmp_path.parent / f"{tmp_path.name}_run"
+    argv = ["train", "--data", str(tmp_path), "--out", str(run), "--preset", "tiny"]
+    argv += ["--steps-per-module", "1", "--horizon", "4", "--batch-size", "2", "--no-progress"]
+    assert main(argv + ["--eval-clips", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: skipped RoboNet file" in err and "broken.hdf5" in err
+    assert f"RoboNet (train split of {tmp_path}): read" in err
+    assert (run / "model.pt").is_file()
