@@ -69,6 +69,17 @@ def _validate_actions(actions: Any, num_envs: int) -> np.ndarray:
     return np.clip(a, -1.0, 1.0).astype(np.float32)
 
 
+def _autoreset_mode(value: Any) -> AutoresetMode | None:
+    """An AutoresetMode, its value ("Disabled") or its name in any case ("disabled")."""
+    if isinstance(value, AutoresetMode):
+        return value
+    if isinstance(value, str):
+        for mode in AutoresetMode:
+            if value in (mode.value, mode.name) or value.upper().replace("-", "_") == mode.name:
+                return mode
+    return None
+
+
 def _is_seed(s: Any) -> bool:
     return isinstance(s, int | np.integer) and not isinstance(s, bool) and s >= 0
 
@@ -85,10 +96,12 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
     * **One forward per step**: ``step`` runs one ``GHVAE.step`` on the ``N x ...`` state;
       sub-envs that start a new episode are (re)started with one batched ``GHVAE.start`` and
       merged in with :meth:`RolloutState.assign`.
-    * **Autoreset** ``AutoresetMode.NEXT_STEP`` (Gymnasium's default, which every vector
-      wrapper accepts): when sub-env i ends (``truncated[i]``; it never terminates), the
-      *next* ``step`` ignores ``actions[i]``, resets sub-env i and returns its first
+    * **Autoreset** ``AutoresetMode.NEXT_STEP`` by default (Gymnasium's default, which every
+      vector wrapper accepts): when sub-env i ends (``truncated[i]``; it never terminates),
+      the *next* ``step`` ignores ``actions[i]``, resets sub-env i and returns its first
       observation with reward 0, ``terminated = truncated = False`` and its reset info.
+      ``autoreset_mode=AutoresetMode.DISABLED`` (the mode TorchRL's ``GymWrapper`` needs):
+      no automatic reset; reset the ended sub-envs with ``reset(options={"reset_mask": m})``.
     * **Seeds**: ``reset(seed=s)`` seeds sub-env i with ``s + i``; a list gives one seed
       (or None) per sub-env; None keeps each sub-env's generator. Sub-env i then draws its
       clips exactly as a single env reset with the same seed, so the first observations
@@ -112,8 +125,9 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
       ``call(name, ...)`` calls the method once and returns its result once per sub-env,
       ``set_attr(name, values)`` needs one value for all (a single value or N equal ones).
 
-    Arguments are those of the single env plus ``num_envs`` and ``max_episode_steps`` (None
-    by default, as registered: only the clip end truncates; an int adds a step limit).
+    Arguments are those of the single env plus ``num_envs``, ``max_episode_steps`` (None
+    by default, as registered: only the clip end truncates; an int adds a step limit) and
+    ``autoreset_mode`` (``NEXT_STEP`` or ``DISABLED``, above).
     """
 
     metadata = {
@@ -121,6 +135,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         "render_fps": 10,
         "autoreset_mode": AutoresetMode.NEXT_STEP,
     }
+    copy = True  # as SyncVectorEnv(copy=True): reset and step always return fresh arrays
 
     def __init__(
         self,
@@ -133,7 +148,16 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         sample: bool = True,
         goal_from_clip: bool = True,
         max_episode_steps: int | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
+        mode = _autoreset_mode(autoreset_mode)
+        if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED):
+            raise InvalidOptionError(
+                "autoreset_mode must be AutoresetMode.NEXT_STEP or AutoresetMode.DISABLED, "
+                f"actual value: {autoreset_mode!r}"
+            )
+        # per instance: the class-level metadata names the default mode
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
         if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
             raise InvalidOptionError(f"num_envs must be an int >= 1, actual value: {num_envs!r}")
         if max_episode_steps is not None and (
@@ -221,6 +245,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
             raise gym.error.ResetNeeded("call reset() before step()")
         a = _validate_actions(actions, self.num_envs)
         restart = self._autoreset.copy()  # NEXT_STEP: these rows start their next episode now
+        # (always all False with DISABLED: the caller resets ended rows with a reset_mask)
         if restart.any():
             _ = self.clips  # autoresets draw from the clips: fail (if missing) before any change
         a_t = torch.as_tensor(a, device=self.device)  # (N, 4)
@@ -246,7 +271,8 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         if self.max_episode_steps is not None:
             truncated |= self._steps >= self.max_episode_steps
         truncated &= ~restart
-        self._autoreset = terminated | truncated
+        if self.autoreset_mode is AutoresetMode.NEXT_STEP:
+            self._autoreset = terminated | truncated
 
         info["step"], info["_step"] = self._steps.copy(), np.ones(self.num_envs, dtype=bool)
         if self._has_goal.any():
