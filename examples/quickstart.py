@@ -1,10 +1,13 @@
 """Quickstart: imagine one episode with ``GHVAE-RoboNet-v0`` and save it as a GIF.
 
-    python examples/quickstart.py --steps 30 --out imagined.gif
+    python examples/quickstart.py                          # -> a new temp dir (printed)
+    python examples/quickstart.py --steps 5 --out imagined.gif
 
-Random actions drive the world model from a held-out context clip; the reward is the
-negative pixel distance to the clip's final frame (``goal_from_clip=True``). The run's
-config is saved beside the GIF as ``<out>.json``.
+Random actions drive the world model from a held-out context clip until the episode ends
+(the clip's end: 10 steps with the bundled clips); the reward is the negative pixel distance
+to the clip's final frame, the env's default goal. The GIF goes to ``--out`` (default: a
+new temporary directory, never the working directory) and the run's config beside it as
+``<out>.json``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import json
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 import gymnasium as gym
@@ -45,10 +49,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="held-out context clips (.npz); default: the bundled clips",
     )
     p.add_argument(
-        "--steps", type=_positive_int, default=30, help="imagined steps after the context"
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="imagined steps after the context (default: until the episode ends with its clip)",
     )
     p.add_argument(
-        "--out", type=Path, default=Path("imagined.gif"), help="output video (.gif or .mp4)"
+        "--out",
+        type=Path,
+        default=None,
+        help="output video, .gif or .mp4 (default: imagined.gif in a new temporary directory)",
     )
     p.add_argument(
         "--seed",
@@ -62,6 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="ghvae-quickstart-")) / "imagined.gif"
     command = shlex.join(
         ["python", "examples/quickstart.py", *(sys.argv[1:] if argv is None else argv)]
     )
@@ -72,14 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint=args.checkpoint,
         clips=args.clips,
         device=args.device,
-        goal_from_clip=True,
-        max_episode_steps=args.steps,
+        max_episode_steps=args.steps,  # None: the episode ends with its clip
     )
     env.action_space.seed(args.seed)
     obs, info = env.reset(seed=args.seed)
     frames, total_reward = [obs], 0.0
     print(f"reset: clip {info['clip_index']}, goal distance {info['goal_distance']:.4f}")
-    for _ in range(args.steps):
+    while True:
         obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
         frames.append(obs)
         total_reward += reward

@@ -1,6 +1,7 @@
 """Visual MPC: push an object to a goal image, planning in the GHVAE, acting in the simulator.
 
     python examples/visual_mpc.py --seed 0 --samples 32 --iterations 2 --out visual_mpc.gif
+    python examples/visual_mpc.py            # writes to a new temporary directory (printed)
 
 One push task in ``RoboNet-Sim-v0`` (VP2 protocol: one object 5-15 cm to its goal, goal image
 rendered by the simulator, 15 steps, success within 5 cm). Each step the agent samples
@@ -16,6 +17,7 @@ import argparse
 import json
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 import gymnasium as gym
@@ -52,9 +54,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--iterations", type=_positive_int, default=2, help="optimiser iterations")
     p.add_argument("--horizon", type=_positive_int, default=10, help="planned actions")
     p.add_argument("--steps", type=_positive_int, default=15, help="control steps")
-    p.add_argument("--out", type=Path, default=Path("visual_mpc.gif"), help=".gif or .mp4")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=".gif or .mp4 (default: visual_mpc.gif in a new temporary directory)",
+    )
     p.add_argument("--device", default="auto", help='model device: "auto", "cpu", "cuda:N"')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="ghvae-visual-mpc-")) / "visual_mpc.gif"
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,23 @@ def test_quickstart(assets, tmp_path):
     assert config["steps"] == 3 and config["frames"] == 4
 
 
+def test_quickstart_default_writes_outside_the_working_directory(assets, tmp_path):
+    """No --out: a new temp dir (printed), nothing in the cwd (e.g. the repository root)."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    stdout = _run(
+        "quickstart.py", "--checkpoint", str(assets["checkpoint"]), "--clips", str(assets["clips"]),
+        "--device", "cpu", cwd=cwd,
+    )  # fmt: skip
+    assert list(cwd.iterdir()) == []
+    wrote = stdout.strip().splitlines()[-1]  # "wrote <gif> (... frames ...) and <gif>.json"
+    gif = Path(wrote.split()[1])
+    assert gif.name == "imagined.gif" and gif.is_file() and gif.with_suffix(".gif.json").is_file()
+    assert not gif.resolve().is_relative_to(cwd.resolve())
+    assert "imagined 10 steps" in stdout  # until the episode ends with its 12-frame clip
+    assert json.loads(gif.with_suffix(".gif.json").read_text())["frames"] == 11
+
+
 def test_sb3_ppo(assets, tmp_path):
     pytest.importorskip("stable_baselines3")
     out = tmp_path / "ppo"
