@@ -36,7 +36,7 @@ from torch import nn
 
 from ghvae_env.model.config import ConfigError
 from ghvae_env.model.ghvae import rollout_by_steps
-from ghvae_env.model.layers import ConvLSTMCell, ResBlock, conv_block
+from ghvae_env.model.layers import ConvLSTMCell, ResBlock, conv_block, upsample_conv_block
 
 __all__ = ["SVGPrime", "SVGPrimeConfig", "SVGState", "SVG_PRESETS", "gaussian_kl"]
 
@@ -206,7 +206,7 @@ class Decoder(nn.Module):
         y = g
         for up, s in zip(self.ups, reversed(skips), strict=True):
             y = up["res"](up["inp"](torch.cat([y, s], dim=1)))
-            y = up["up"](F.interpolate(y, scale_factor=2.0, mode="nearest"))
+            y = upsample_conv_block(up["up"], y)  # up(nearest 2x upsample of y), fused
         y = self.out(y)
         if not self.pixel_skip:
             return torch.sigmoid(y)

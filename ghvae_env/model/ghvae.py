@@ -19,7 +19,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ghvae_env.model.config import GHVAEConfig
-from ghvae_env.model.layers import ConvLSTMCell, ResBlock, conv_block
+from ghvae_env.model.layers import (
+    ConvLSTMCell,
+    ResBlock,
+    channels_last,
+    conv_block,
+    upsample_conv_block,
+)
 
 __all__ = ["GHVAE", "GHVAEModule", "RolloutState", "gaussian_kl_fixed_q", "rollout_by_steps"]
 
@@ -86,8 +92,7 @@ class Decoder(nn.Module):
                 raise ValueError("this decoder is action-conditioned: pass action (B x A)")
             parts.append(action[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3]))
         y = self.res(self.inp(torch.cat(parts, dim=1)))
-        y = self.up(F.interpolate(y, scale_factor=2.0, mode="nearest"))
-        y = self.out(y)
+        y = self.out(upsample_conv_block(self.up, y))  # up(nearest 2x upsample of y), fused
         if not self.image:
             return y
         if not self.pixel_skip:
@@ -121,6 +126,23 @@ class Prior(nn.Module):
         mean, raw = self.head(y).chunk(2, dim=1)
         return mean, F.softplus(raw) + self.min_std, state
 
+    def sequence(
+        self, h: torch.Tensor, actions: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`step` over a teacher-forced clip from a zero state, batched where the
+        recurrence allows (``inp``, the input half of the gates and ``head`` run once on all
+        B*T frames). h: B x T x C_H x H x W, actions: B x T x A -> mean, std: B x T x C_Z x H x W.
+        """
+        B, T = h.shape[:2]
+        x = h.flatten(0, 1)  # (B*T, C_H, H, W)
+        if actions is not None and actions.shape[2] > 0:
+            a = actions.flatten(0, 1)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+            x = torch.cat([x, a], dim=1)
+        xg = self.lstm.input_gates(self.inp(channels_last(x))).unflatten(0, (B, T))
+        mean, raw = self.head(_unroll(self.lstm, xg)).chunk(2, dim=1)
+        std = F.softplus(raw) + self.min_std
+        return mean.unflatten(0, (B, T)), std.unflatten(0, (B, T))
+
 
 class Posterior(nn.Module):
     """posterior_k (train only): ConvLSTM on h^k_{t+1} -> mean of z^k_{t+1}.
@@ -137,6 +159,25 @@ class Posterior(nn.Module):
     def step(self, h_next: torch.Tensor, state: LSTMState | None) -> tuple[torch.Tensor, LSTMState]:
         y, state = self.lstm(self.inp(h_next), state)
         return self.head(y), state
+
+    def sequence(self, h_next: torch.Tensor) -> torch.Tensor:
+        """:meth:`step` over a clip from a zero state, batched like :meth:`Prior.sequence`.
+        h_next: B x T x C_H x H x W -> mean: B x T x C_Z x H x W."""
+        B, T = h_next.shape[:2]
+        xg = self.lstm.input_gates(self.inp(channels_last(h_next.flatten(0, 1))))
+        return self.head(_unroll(self.lstm, xg.unflatten(0, (B, T)))).unflatten(0, (B, T))
+
+
+def _unroll(lstm: ConvLSTMCell, x_gates: torch.Tensor) -> torch.Tensor:
+    """Run ``lstm`` over precomputed input gates B x T x 4C x H x W from a zero state;
+    returns the outputs h_1..h_T flattened to (B*T) x C x H x W (row b*T + t)."""
+    state, ys = None, []
+    # unbind, not x_gates[:, t]: each indexing op's backward would zero-fill a full-size
+    # gradient of x_gates (T fills of B*T*4C*H*W floats per step, half of a training step)
+    for xg in x_gates.unbind(1):
+        y, state = lstm(None, state, x_gates=xg)
+        ys.append(y)
+    return channels_last(torch.stack(ys, 1).flatten(0, 1))
 
 
 class GHVAEModule(nn.Module):
@@ -248,7 +289,7 @@ class GHVAE(nn.Module):
         self, x: torch.Tensor, upto: int | None = None, no_grad_below: int = 0
     ) -> list[torch.Tensor]:
         """x: N x 3 x 64 x 64 -> [h^1, .., h^upto]; encoders k < no_grad_below run under no_grad."""
-        hs, h = [], x
+        hs, h = [], channels_last(x)
         for k in range(1, (upto or self.num_modules) + 1):
             ctx = torch.no_grad() if k < no_grad_below else contextlib.nullcontext()
             with ctx:
@@ -264,7 +305,7 @@ class GHVAE(nn.Module):
         action: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """(x_t, h^1_t..h^k_t, z^k_{t+1}[, a_t]) -> x_{t+1} through decoders k..1 (DESIGN.md)."""
-        u = z
+        u = channels_last(z)
         for k in range(len(hiddens), 1, -1):
             u = self.blocks[k - 1].decoder(hiddens[k - 1], u, action=action)
         return self.blocks[0].decoder(hiddens[0], u, prev_frame, action=action)
@@ -309,17 +350,12 @@ class GHVAE(nn.Module):
         block = self.blocks[k - 1]
 
         # posterior over h^k_{1..T-1}, prior over (h^k_{0..T-2}, a_{0..T-2}); recurrent in t.
-        mu_q, mu_p, std_p = [], [], []
-        sq = sp = None
-        for t in range(T - 1):
-            m, sq = block.posterior.step(hk[:, t + 1], sq)
-            mp, s, sp = self._prior_step(k, hk[:, t], actions[:, t], sp)
-            mu_q.append(m)
-            mu_p.append(mp)
-            std_p.append(s)
-        mu_q_t, mu_p_t, std_p_t = (
-            torch.stack(v, 1) for v in (mu_q, mu_p, std_p)
-        )  # (B, T-1, C_Z, H, W)
+        mu_q_t = block.posterior.sequence(hk[:, 1:])  # (B, T-1, C_Z, H, W)
+        if cfg.learned_prior:
+            mu_p_t, std_p_t = block.prior.sequence(hk[:, :-1], actions[:, : T - 1])
+        else:  # uniform prior N(0, I) (seed Table 6 ablation)
+            mu_p_t = torch.zeros_like(mu_q_t)
+            std_p_t = torch.ones_like(mu_q_t)
         eps = torch.randn(
             mu_q_t.shape, generator=generator, device=mu_q_t.device, dtype=mu_q_t.dtype
         )

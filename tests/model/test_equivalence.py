@@ -1,0 +1,63 @@
+"""The optimised model code computes what the pre-optimisation code computed (issue 11).
+
+Golden values come from ``tests/model/make_equivalence_golden.py``, run on the code before
+the speed work; regenerate (only when the model's maths is meant to change) with
+
+    OMP_NUM_THREADS=1 python tests/model/make_equivalence_golden.py
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ghvae_env.model import load_model
+from ghvae_env.model.checkpoint import bundled_checkpoint_path
+
+_spec = importlib.util.spec_from_file_location(
+    "make_equivalence_golden", Path(__file__).with_name("make_equivalence_golden.py")
+)
+golden = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(golden)
+
+pytestmark = pytest.mark.skipif(
+    not bundled_checkpoint_path().exists(), reason="no bundled checkpoint"
+)
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def stored():
+    return np.load(golden.GOLDEN)
+
+
+def test_imagined_frames_match_old_code_within_one_grey_level(bundled, stored, one_torch_thread):
+    frames = golden.imagined_frames(bundled)
+    assert frames.shape == stored["frames"].shape
+    assert np.abs(frames - stored["frames"]).max() <= 1.0 / 255.0
+
+
+def test_stage_losses_match_old_code(bundled, stored, one_torch_thread):
+    """loss, mse, grad norm and the loss after one SGD step within 1e-4; KL (tens of nats)
+    to 1e-5 relative."""
+    got, want = golden.stage_losses(bundled), stored["losses"]
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got[:, [0, 1, 3, 4]], want[:, [0, 1, 3, 4]], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(got[:, 2], want[:, 2], rtol=1e-5)
+
+
+def test_returned_frames_are_contiguous(bundled):
+    """Callers may .view() / .numpy() the frames: the channels-last internals stay inside."""
+    ctx = torch.rand(2, 2, 3, 64, 64)
+    state = bundled.start(ctx, torch.zeros(2, 1, 4))
+    frame, state = bundled.step(state, torch.zeros(2, 4))
+    assert frame.is_contiguous()
+    assert bundled.rollout(ctx, torch.zeros(2, 3, 4)).is_contiguous()
