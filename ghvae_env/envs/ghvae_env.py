@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from ghvae_env._threads import apply_threads
 from ghvae_env.data.frames import to_float_chw, to_uint8_hwc
 from ghvae_env.envs.assets import (
     ACTION_DIM,
@@ -366,6 +367,10 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
       ``goal_image`` is given, the clip's last frame is the goal (a frame the held-out
       trajectory reached), and the episode is truncated when the clip ends. ``False``: no
       goal unless ``options["goal_image"]``, no clip-end truncation.
+    * ``threads``: torch intra-op threads, set process-wide (``torch.set_num_threads``) on a
+      CPU device; ``None`` applies ``ghvae_env._threads``' policy (1 for a single env; for
+      ``make_vec``, the usable cores minus those other processes keep busy). An int outside
+      [1, usable cores] raises ``ThreadsError`` (a ``ValueError``) naming the value.
 
     ```python
     import gymnasium as gym
@@ -395,6 +400,7 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         render_mode: str | None = None,
         sample: bool = True,
         goal_from_clip: bool = True,
+        threads: int | None = None,
     ) -> None:
         check_env_kwargs(
             context_frames=context_frames,
@@ -409,6 +415,8 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         self.sample = sample
         self.goal_from_clip = goal_from_clip
         self.device = resolve_device(device)
+        # torch threads (process-wide): threads, or the policy of ghvae_env._threads
+        self.threads = apply_threads(threads, batch=1, device=self.device)
         self.model: GHVAE = load_model_cached(checkpoint, self.device)
         self.observation_space = spaces.Box(0, 255, FRAME_SHAPE, np.uint8)
         self.action_space = spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)

@@ -18,6 +18,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from ghvae_env._threads import apply_threads
 from ghvae_env.data.frames import to_uint8_hwc
 from ghvae_env.envs.assets import (
     ACTION_DIM,
@@ -149,6 +150,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         goal_from_clip: bool = True,
         max_episode_steps: int | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        threads: int | None = None,
     ) -> None:
         mode = _autoreset_mode(autoreset_mode)
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED):
@@ -183,6 +185,8 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         self.goal_from_clip = goal_from_clip
         self.max_episode_steps = max_episode_steps
         self.device = resolve_device(device)
+        # torch threads (process-wide): threads, or the policy of ghvae_env._threads
+        self.threads = apply_threads(threads, batch=num_envs, device=self.device)
         self.model: GHVAE = load_model_cached(checkpoint, self.device)
 
         self.single_observation_space = spaces.Box(0, 255, FRAME_SHAPE, np.uint8)

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ghvae_env._threads import add_threads_argument, apply_threads  # os and time only
+
 __all__ = ["add_parser", "add_planner_arguments", "planner_config", "command_line", "run"]
 
 
@@ -126,6 +128,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--fps", type=float, default=5.0, help="video frame rate")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_threads_argument(p)
     p.set_defaults(func=_main)
 
 
@@ -148,6 +151,7 @@ def run(args: argparse.Namespace, command: str, env: Any | None = None) -> dict[
         summarize,
     )
 
+    apply_threads(getattr(args, "threads", None), device=getattr(args, "device", "cpu"))
     config = planner_config(args, args.seed)
     task_config = PushTaskConfig(max_steps=args.max_steps, goal=args.goal)
     model, checkpoint = None, None

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ghvae_env._threads import add_threads_argument, apply_threads
+
 __all__ = ["add_parser"]
 
 
@@ -33,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--preset",
         default="tiny",
-        choices=["tiny", "cpu-small", "paper-6"],
+        choices=["tiny", "cpu-small", "cpu-fast", "paper-6"],
         help="model size preset (svg-prime: tiny | cpu-small, memory-matched to the GHVAE's)",
     )
     p.add_argument(
@@ -94,6 +96,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--add-modules", type=int, default=0, metavar="N", help="modules to stack onto --from"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_threads_argument(p)
     p.set_defaults(func=_run)
 
     e = subparsers.add_parser(
@@ -126,6 +129,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     e.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:i")
     e.add_argument("--json", default=None, help="also write the full results here as JSON")
+    add_threads_argument(e)
     e.set_defaults(func=_evaluate)
 
 
@@ -137,6 +141,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ghvae_env.training.evaluate import evaluate_rollouts
 
     t0 = time.time()
+    apply_threads(args.threads, device=args.device)
     model = load_model(args.checkpoint, device=args.device)
     info = model.checkpoint_info
     if args.modules is not None:
@@ -212,6 +217,7 @@ def _run(args: argparse.Namespace) -> int:
         kl_warmup=args.kl_warmup,
         learned_prior=not args.uniform_prior,
         progress=not args.no_progress,
+        threads=args.threads,
     )
     summary = train(cfg)
     print(json.dumps(summary, indent=2))
