@@ -20,6 +20,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ghvae_env.envs.assets import scene_version_of_provenance
 from ghvae_env.model import read_checkpoint
 
 
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- command: `{args.data_command}`",
         f"- {ds.get('num_trajectories')} training trajectories ({ds.get('num_frames')} frames) of the "
         f"robosuite Panda tabletop scene (`RoboNet-Sim-v0`), split rule: {ds.get('split_rule')}",
+        f"- scene version `{scene_version_of_provenance(ds.get('scene'))}` (the env warns when "
+        "clips or the simulator come from another one; `ghvae framing` measures a scene)",
         "",
         "## Training",
         f"- command: `{train_cmd}`",

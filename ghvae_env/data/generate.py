@@ -427,6 +427,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "generate",
         help="roll out a scene's random-interaction policy into shards",
         description=__doc__.split("\n\n")[0],
+        epilog=(
+            "How long it takes (measured, 2 cores, tabletop, 30-step episodes, --workers 2): "
+            "0.45 s per episode on a quiet machine, 0.6 s on a shared one: 1,000 episodes take "
+            "8-10 min, 2,000 took 19.5 min (51 frames/s, 127 MB); one worker halves the rate. The toy scene takes seconds. A dataset of another scene version needs a "
+            "new --out."
+        ),
     )
     p.add_argument("--scene", choices=sorted(SCENES), required=True, help="scene to roll out")
     p.add_argument("--out", type=Path, required=True, help="output directory")
