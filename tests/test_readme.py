@@ -41,3 +41,17 @@ def test_readme_python_snippet_runs(index, one_torch_thread, monkeypatch):
     for obj in namespace.values():  # close what the snippet opened (envs, vector envs)
         if isinstance(obj, gym.Env | gym.vector.VectorEnv):
             obj.close()
+
+
+def test_install_instructions_hold_with_and_without_a_gpu():
+    """The CPU build comes from PyTorch's CPU index; a GPU machine's plain install is CUDA;
+    .ci/run keeps installing torch==2.13.0 first (the local CPU wheel), then the extras."""
+    text = README.read_text()
+    setup = text[text.index("## Set up") : text.index("## What is here")]
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in setup
+    assert "CUDA build" in setup and "GPU" in setup
+    assert "on a CPU-only machine it is the CPU wheel" not in text  # true only on one machine
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert 'pip install torch==2.13.0 && pip install -e ".[test]"' in ci
+    pyproject = (README.parent / "pyproject.toml").read_text()
+    assert '"torchrl==0.14.1"' in pyproject
