@@ -67,6 +67,10 @@ class GHVAEConfig:
     action_to_decoder: bool = True
     # False: p(z) = N(0, I) instead of the learned action-conditioned prior (seed Table 6).
     learned_prior: bool = True
+    # decoder_1's exit: False (old checkpoints) upsamples h^1-sized features to 64x64 and runs
+    # two 3x3 convs there; True runs both at 32x32 and pixel-shuffles 4 x (RGB + mask) channels
+    # up to 64x64, so no convolution touches the full resolution (issue 11, cpu-fast).
+    pixel_shuffle_exit: bool = False
     # default clip lengths for training windows (context + horizon); the trainer may override.
     context_frames: int = 2
     horizon: int = 8
@@ -114,6 +118,8 @@ class GHVAEConfig:
             fail("context_frames", "an int >= 1", self.context_frames)
         if not isinstance(self.horizon, int) or self.horizon < 1:
             fail("horizon", "an int >= 1", self.horizon)
+        if not isinstance(self.pixel_shuffle_exit, bool):
+            fail("pixel_shuffle_exit", "a bool", self.pixel_shuffle_exit)
 
     # ----------------------------------------------------------------- derived sizes
     def spatial_size(self, k: int) -> int:
@@ -198,6 +204,25 @@ PRESETS: dict[str, dict[str, Any]] = {
         latent_channels=(4, 8, 16, 16, 32, 32),
         lstm_channels=(16, 32, 64, 128, 192, 256),
         res_blocks=1,
+    ),
+    # the bundled model's structure with a thin full-resolution path, for planning and RL on a
+    # CPU (issue 11): 56 MFLOP per imagined frame vs cpu-small's 152 (FlopCounterMode, both
+    # with the sub-pixel upsampling of model.layers).
+    "cpu-fast": dict(
+        num_modules=3,
+        # same C_H as cpu-small: h^k keeps its capacity; the entry is still one 4x4 stride-2
+        # conv, so nothing but decoder_1's exit ever sees 64x64.
+        hidden_channels=(16, 32, 64, 128, 192, 256),
+        latent_channels=(4, 8, 16, 16, 32, 32),
+        # prior_K's ConvLSTM is 25% of cpu-small's FLOPs per frame (gates conv 128 -> 256 at
+        # 8x8, 38 MFLOP); at width 24 it costs 5 MFLOP. Lower levels' LSTMs only run in their
+        # own training stage, so they keep cpu-small's widths there.
+        lstm_channels=(16, 32, 24, 48, 72, 96),
+        # no residual blocks: 56 of cpu-small's 152 MFLOP; widths are kept instead of depth.
+        res_blocks=0,
+        # decoder_1 exits through a pixel shuffle: no 64x64 convolutions (7 -> 5 MFLOP, and
+        # the 64x64 convs ran at 25 GFLOP/s, a quarter of the others' rate: 4 output channels).
+        pixel_shuffle_exit=True,
     ),
     # the seed's 6-module setting, scaled for one GPU.
     "paper-6": dict(

@@ -66,18 +66,22 @@ class Decoder(nn.Module):
         image: bool,
         pixel_skip: bool,
         action_dim: int = 0,
+        pixel_shuffle: bool = False,
     ) -> None:
         super().__init__()
         self.image = image
         self.pixel_skip = image and pixel_skip
         self.action_dim = action_dim  # > 0: a_t tiled is a decoder input (config.action_to_decoder)
+        # pixel_shuffle: up and out run at H x W, out emits 4 x its channels, shuffled to 2H x 2W
+        self.shuffle = 2 if pixel_shuffle else 1
         self.inp = conv_block(c_h + c_z + action_dim, c_h, kernel)
         self.res = nn.Sequential(*[ResBlock(c_h, kernel) for _ in range(res_blocks)])
         self.up = conv_block(c_h, c_up, kernel)
-        self.out = nn.Conv2d(c_up, c_out + int(self.pixel_skip), kernel, padding=kernel // 2)
+        n_out = (c_out + int(self.pixel_skip)) * self.shuffle**2
+        self.out = nn.Conv2d(c_up, n_out, kernel, padding=kernel // 2)
         if self.pixel_skip:
             with torch.no_grad():  # start by mostly copying x_t: the right answer for most pixels
-                self.out.bias[-1].fill_(2.0)
+                self.out.bias[-(self.shuffle**2) :].fill_(2.0)  # the mask's channel(s)
 
     def forward(
         self,
@@ -92,7 +96,10 @@ class Decoder(nn.Module):
                 raise ValueError("this decoder is action-conditioned: pass action (B x A)")
             parts.append(action[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3]))
         y = self.res(self.inp(torch.cat(parts, dim=1)))
-        y = self.out(upsample_conv_block(self.up, y))  # up(nearest 2x upsample of y), fused
+        if self.shuffle > 1:
+            y = F.pixel_shuffle(self.out(self.up(y)), self.shuffle)
+        else:
+            y = self.out(upsample_conv_block(self.up, y))  # up(nearest 2x upsample of y), fused
         if not self.image:
             return y
         if not self.pixel_skip:
@@ -205,6 +212,7 @@ class GHVAEModule(nn.Module):
             image=(k == 1),
             pixel_skip=c.pixel_skip,
             action_dim=c.action_dim if c.action_to_decoder else 0,
+            pixel_shuffle=c.pixel_shuffle_exit and k == 1,
         )
         self.prior = Prior(c_h, c.action_dim, c_lstm, c_z, c.kernel_size, c.min_prior_std)
         self.posterior = Posterior(c_h, c_lstm, c_z, c.kernel_size)
