@@ -113,7 +113,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--split",
         default="heldout",
         choices=["heldout", "train", "all"],
-        help="trajectories the clips come from (the trainer's held-out split by default)",
+        help="trajectories the clips come from (default: heldout, the trainer's held-out split)",
     )
     e.add_argument("--context", type=int, default=2, help="true frames the model sees first")
     e.add_argument("--horizon", type=int, default=10, help="frames predicted after the context")
