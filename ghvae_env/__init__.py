@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ghvae_env._version import __version__  # noqa: E402
 
 __all__ = ["GHVAE", "GHVAEConfig", "load_model", "__version__"]
 

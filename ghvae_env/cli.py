@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ghvae",
         description="GHVAE world model: generate data, train greedily, evaluate, plan.",
     )
-    from ghvae_env import __version__
+    from ghvae_env._version import __version__
 
     parser.add_argument("--version", action="version", version=f"ghvae-env {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

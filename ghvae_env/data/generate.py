@@ -296,7 +296,7 @@ def _check_or_write_manifest(cfg: GeneratorConfig, scene_metadata: dict) -> None
                 "use a new --out or the original args"
             )
         return
-    from ghvae_env import __version__
+    from ghvae_env._version import __version__
 
     manifest = {
         "format": "ghvae-shards",

@@ -133,7 +133,7 @@ def _full_metadata(metadata: dict[str, Any]) -> str:
     """Fill in the fields every shard records, and serialise to JSON."""
     if not isinstance(metadata, dict):
         raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}")
-    from ghvae_env import __version__
+    from ghvae_env._version import __version__
 
     full = {
         "format_version": FORMAT_VERSION,

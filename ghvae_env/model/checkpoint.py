@@ -72,7 +72,7 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write a model checkpoint. ``stage`` names what produced it ("greedy-2", "e2e", ...)."""
-    from ghvae_env import __version__
+    from ghvae_env._version import __version__
 
     payload = {
         "format": FORMAT,

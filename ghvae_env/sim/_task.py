@@ -25,7 +25,7 @@ from robosuite.models.objects import BallObject, BoxObject, CylinderObject
 from robosuite.models.tasks import ManipulationTask
 from robosuite.utils.mjcf_utils import new_geom
 
-from ghvae_env.sim.scene import SHAPES
+from ghvae_env.sim._shapes import SHAPES
 
 if TYPE_CHECKING:
     from ghvae_env.sim.scene import SceneConfig

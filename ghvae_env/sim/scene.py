@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ghvae_env.sim._render import OffscreenRenderer, configure_gl_backend
+from ghvae_env.sim._shapes import SHAPES
 
 if TYPE_CHECKING:
     import mujoco
@@ -56,7 +57,6 @@ __all__ = [
     "SHAPES",
 ]
 
-SHAPES = ("box", "cylinder", "ball")  # must match _task.SHAPES (kept here to stay import-light)
 ACTION_DIM = 4
 MAX_SLOTS = 3  # state vectors are padded to this many objects
 STATE_LABELS: tuple[str, ...] = (

@@ -1,0 +1,3 @@
+"""Object shapes of the tabletop scene, shared by the scene and its robosuite task."""
+
+SHAPES = ("box", "cylinder", "ball")
