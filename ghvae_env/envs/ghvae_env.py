@@ -25,6 +25,7 @@ from ghvae_env.envs.assets import (
     load_clips,
     load_model_cached,
     resolve_device,
+    warn_scene_mismatch,
 )
 from ghvae_env.model.ghvae import GHVAE, RolloutState
 from ghvae_env.sim.env import MAX_EPISODE_STEPS, InvalidActionError, _validate_action
@@ -514,6 +515,7 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._clips is None:
             clips = load_clips(self._clips_path)
             check_clip_length(clips, self.context_frames)
+            warn_scene_mismatch(self.model, clips)
             self._clips = clips
         return self._clips
 

@@ -27,6 +27,7 @@ from ghvae_env.envs.assets import (
     load_clips,
     load_model_cached,
     resolve_device,
+    warn_scene_mismatch,
 )
 from ghvae_env.envs.ghvae_env import (
     SUCCESS_DISTANCE,
@@ -328,6 +329,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         if self._clips is None:
             clips = load_clips(self._clips_path)
             check_clip_length(clips, self.context_frames)
+            warn_scene_mismatch(self.model, clips)
             self._clips = clips
         return self._clips
 
