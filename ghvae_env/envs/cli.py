@@ -16,11 +16,13 @@ def export_clips(
     length: int = 12,
     per_trajectory: int = 2,
     split: str = "heldout",
+    max_clips: int | None = None,
 ) -> dict:
     """Non-overlapping ``length``-frame clips (frames + actions) from ``split`` trajectories.
 
     Up to ``per_trajectory`` clips per trajectory, evenly spaced from its start; written with
-    :func:`ghvae_env.envs.assets.save_clips` (atomic). Returns a summary.
+    :func:`ghvae_env.envs.assets.save_clips` (atomic). ``max_clips`` keeps the first that
+    many (in the dataset's trajectory order) to bound the file size. Returns a summary.
     """
     from ghvae_env.data.dataset import VideoDataset
     from ghvae_env.envs.assets import save_clips, scene_version_of_provenance
@@ -29,6 +31,8 @@ def export_clips(
         raise ValueError(
             f"length must be >= 2 and per_trajectory >= 1, actual values: {length}, {per_trajectory}"
         )
+    if max_clips is not None and max_clips < 1:
+        raise ValueError(f"max_clips must be >= 1 or None, actual value: {max_clips}")
     ds = VideoDataset(data, window=length, split=split)
     frames, actions = [], []
     for traj_frames, traj_actions in ds.trajectories:
@@ -41,6 +45,7 @@ def export_clips(
             actions.append(traj_actions[s : s + length - 1])
     if not frames:
         raise ValueError(f"no trajectory in {data} ({split}) has {length} frames")
+    frames, actions = frames[:max_clips], actions[:max_clips]
     scene_version = scene_version_of_provenance(ds.provenance.get("scene"))
     path = save_clips(out, np.stack(frames), np.stack(actions), scene_version=scene_version)
     return {
@@ -70,6 +75,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         choices=["heldout", "train", "all"],
         help="trajectories to cut clips from (keep 'heldout' for env resets)",
     )
+    p.add_argument(
+        "--max-clips",
+        type=int,
+        default=None,
+        help="keep at most this many clips, the first in trajectory order (default: all)",
+    )
     p.set_defaults(
-        func=lambda a: print(export_clips(a.data, a.out, a.length, a.per_trajectory, a.split))
+        func=lambda a: print(
+            export_clips(a.data, a.out, a.length, a.per_trajectory, a.split, a.max_clips)
+        )
     )

@@ -102,3 +102,16 @@ def test_bundled_model_and_clips_share_a_scene():
     )
     card = (Path(ghvae_env.__file__).parent / "assets" / "MODEL_CARD.md").read_text()
     assert f"scene version `{version}`" in card
+
+
+def test_export_clips_records_the_scene_and_caps_the_count(tmp_path, toy_data):
+    from ghvae_env.envs.cli import export_clips
+
+    out = export_clips(
+        toy_data, tmp_path / "c.npz", length=4, per_trajectory=2, split="all", max_clips=3
+    )
+    clips = load_clips(tmp_path / "c.npz")
+    assert out["clips"] == clips.num_clips == 3 and clips.length == 4
+    assert clips.scene_version == out["scene_version"] == "toy"
+    with pytest.raises(ValueError, match="max_clips must be >= 1 or None, actual value: 0"):
+        export_clips(toy_data, tmp_path / "d.npz", length=4, max_clips=0)
