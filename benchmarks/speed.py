@@ -1,0 +1,511 @@
+"""Speed: FLOPs, imagined frames/s, planning steps and training clips/s, old code vs new, one run.
+
+Issue 11 ("Fast GHVAE"). Everything is measured in this one process on this one machine, so
+each speed-up is a ratio of two numbers taken minutes apart:
+
+* **models**: ``cpu-small (old code)`` -- the bundled checkpoint run by the model code of
+  ``--reference`` (default: the commit before the speed work, read with ``git show``; skipped
+  when git or the commit is missing), ``cpu-small`` -- the bundled checkpoint run by this
+  code, and ``cpu-fast`` -- the lean preset (random weights: speed does not depend on them).
+* **FLOPs** (``torch.utils.flop_counter.FlopCounterMode``, convolutions and matmuls, counted
+  on the meta device): per imagined frame (one ``model.step`` at batch 1) and per training
+  clip (forward + backward of ``model.loss`` at batch 1, ``--train-frames`` frames) for
+  every preset and the bundled model.
+* **imagined frames/s** of ``model.step`` at each ``--batches`` size with each ``--threads``
+  count, as a ratio to ``RoboNet-Sim-v0`` steps/s (rendering) measured in the same run, and
+  the achieved GFLOP/s as a fraction of an fp32 matmul roofline (best of n x n matmuls,
+  n in ``--matmul-sizes``) measured with the same thread count in the same run.
+* **planning step**: one ``Planner.plan`` at VP2's budget (MPPI, 200 samples x horizon 10,
+  one iteration) and at the default ``PlannerConfig`` (CEM 64 x 3), best of ``--plan-reps``.
+* **training clips/s** per greedy stage (the trainer's step: loss, backward, clip, Adam;
+  batch ``--train-batch`` x ``--train-frames`` frames of random data, data loading excluded).
+* **busy machine**: the same numbers (frames/s at batch 1 and the largest batch, training
+  clips/s of stage 1) with one competing busy process (a numpy matmul loop, one thread) for
+  the default thread policy (``ghvae_env._threads``), 1 thread, and torch's default.
+
+    python benchmarks/speed.py                                # ~10 min on 2 quiet cores
+    python benchmarks/speed.py --quick --out /tmp/speed       # smoke run, < 1 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from _common import (
+    BenchmarkError,
+    command_string,
+    machine_info,
+    markdown_table,
+    require_checkpoint,
+    save_json,
+    today,
+)
+from throughput import _timed, matmul_peak, simulator
+
+REPO = Path(__file__).resolve().parent.parent
+# the model code before issue 11's optimisations (its goldens pin the same maths)
+REFERENCE = "362b1f5"
+OLD, NEW, FAST = "cpu-small (old code)", "cpu-small", "cpu-fast"
+
+
+# ----------------------------------------------------------------------------- models
+def reference_ghvae_class(rev: str) -> type | None:
+    """The ``GHVAE`` class of ``rev``'s ``ghvae_env/model/{layers,ghvae}.py`` (git show),
+    importing this checkout's config; None when git or the revision is unavailable."""
+    srcs = {}
+    for name in ("layers", "ghvae"):
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(REPO), "show", f"{rev}:ghvae_env/model/{name}.py"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        srcs[name] = out.stdout.replace(
+            "from ghvae_env.model.layers import", "from _ref_layers import"
+        )
+    folder = Path(tempfile.mkdtemp(prefix="ghvae-ref-"))
+    for name, src in srcs.items():
+        (folder / f"_ref_{name}.py").write_text(src)
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location("_ref_ghvae", folder / "_ref_ghvae.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["_ref_ghvae"] = module
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module.GHVAE
+
+
+def build_models(checkpoint: Path, reference: str | None) -> dict[str, torch.nn.Module]:
+    """name -> model in eval mode: old code (when available), this code, cpu-fast."""
+    from ghvae_env.model import GHVAE, GHVAEConfig, load_model
+
+    bundled = load_model(checkpoint)
+    models: dict[str, torch.nn.Module] = {}
+    ref_cls = reference_ghvae_class(reference) if reference else None
+    if ref_cls is not None:
+        old = ref_cls(bundled.config)
+        old.load_state_dict(bundled.state_dict())
+        models[OLD] = old.eval().requires_grad_(False)
+    models[NEW] = bundled
+    torch.manual_seed(0)
+    models[FAST] = GHVAE(GHVAEConfig.preset("cpu-fast")).eval().requires_grad_(False)
+    return models
+
+
+# ----------------------------------------------------------------------------- FLOPs
+def count_flops(cls: type, config, train_frames: int | None) -> dict[str, Any]:
+    """FLOPs per imagined frame and (``train_frames`` set) per training clip of each greedy
+    stage, of a ``cls(config)`` built on the meta device (no weights, no arithmetic)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ghvae_env.training.trainer import Phase, freeze_for_stage
+
+    with torch.device("meta"):
+        m = cls(config).eval()
+        A = config.action_dim
+        with torch.no_grad():
+            state = m.start(torch.rand(1, 2, 3, 64, 64), torch.zeros(1, 1, A))
+            with FlopCounterMode(display=False) as c:
+                m.step(state, torch.zeros(1, A))
+        out = {"per_imagined_frame": int(c.get_total_flops()), "per_training_clip": {}}
+        if train_frames is None:
+            return out
+        frames = torch.rand(1, train_frames, 3, 64, 64)
+        actions = torch.zeros(1, train_frames - 1, A)
+        for k in range(1, m.num_modules + 1):
+            freeze_for_stage(m, Phase("greedy", k, 1))
+            with FlopCounterMode(display=False) as c:
+                m.loss(frames, actions, stage=k, frozen_below=k)["loss"].backward()
+            out["per_training_clip"][f"greedy-{k}"] = int(c.get_total_flops())
+    return out
+
+
+def all_flops(models: dict[str, torch.nn.Module], train_frames: int) -> dict[str, Any]:
+    """Every preset, the bundled model, and (imagined frames only) the old code's count."""
+    from ghvae_env.model import GHVAE, PRESETS, GHVAEConfig
+
+    rows = {f"preset {p}": count_flops(GHVAE, GHVAEConfig.preset(p), train_frames) for p in PRESETS}
+    rows[f"bundled ({NEW})"] = count_flops(GHVAE, models[NEW].config, train_frames)
+    if OLD in models:
+        rows[OLD] = count_flops(type(models[OLD]), models[OLD].config, None)
+    return rows
+
+
+# ----------------------------------------------------------------------------- timing
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def frames_per_s(model, batch: int, min_steps: int, min_seconds: float, seed: int = 0) -> float:
+    """Imagined frames/s of ``model.step`` at ``batch`` (one warm-up step, not timed)."""
+    g = torch.Generator().manual_seed(seed)
+    A = model.config.action_dim
+    ctx = torch.rand(batch, 2, 3, 64, 64, generator=g)
+    acts = torch.rand(8, batch, A, generator=g) * 2 - 1
+    box = {"state": model.start(ctx, acts[0, :, None])}
+
+    def step(i: int) -> None:
+        box["state"] = model.step(box["state"], acts[i % 8], g)[1]
+
+    step(0)
+    n, seconds = _timed(step, min_steps, min_seconds)
+    return batch * n / seconds
+
+
+def train_step_fn(model, stage: int, batch: int, frames_per_clip: int) -> Callable[[int], None]:
+    """The trainer's greedy step on a private copy: loss, backward, grad clip, Adam."""
+    from ghvae_env.training.trainer import Phase, freeze_for_stage
+
+    m = copy.deepcopy(model)
+    params = freeze_for_stage(m, Phase("greedy", stage, 1))
+    opt = torch.optim.Adam(params, lr=1e-4)
+    g = torch.Generator().manual_seed(stage)
+    frames = torch.rand(batch, frames_per_clip, 3, 64, 64, generator=g)
+    actions = torch.rand(batch, frames_per_clip - 1, m.config.action_dim, generator=g) * 2 - 1
+
+    def step(_: int) -> None:
+        out = m.loss(frames, actions, stage=stage, frozen_below=stage, generator=g)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    return step
+
+
+def clips_per_s(model, stage: int, args: argparse.Namespace) -> float:
+    step = train_step_fn(model, stage, args.train_batch, args.train_frames)
+    step(0)  # warm-up
+    n, seconds = _timed(step, args.train_min_steps, args.min_seconds)
+    return args.train_batch * n / seconds
+
+
+def planning_step(model, config, reps: int) -> dict[str, Any]:
+    """Best-of-``reps`` wall time of one ``Planner.plan`` (after a small warm-up plan)."""
+    from ghvae_env.planning.planners import Planner
+
+    g = torch.Generator().manual_seed(0)
+    context, goal = torch.rand(2, 3, 64, 64, generator=g), torch.rand(3, 64, 64, generator=g)
+    ctx_actions = torch.zeros(1, model.config.action_dim)
+    Planner(model, config.replace(num_samples=4, iterations=1)).plan(context, ctx_actions, goal)
+    planner = Planner(model, config)
+    times, model_s = [], []
+    for _ in range(reps):
+        r = planner.plan(context, ctx_actions, goal)
+        times.append(r.total_time_s)
+        model_s.append(r.model_time_s)
+    i = int(np.argmin(times))
+    return {"seconds": round(times[i], 3), "model_seconds": round(model_s[i], 3)}
+
+
+# ----------------------------------------------------------------------------- busy machine
+_BUSY = "import numpy as np\na = np.random.rand(256, 256)\nwhile True:\n    a @ a\n"
+
+
+@contextlib.contextmanager
+def busy_process() -> Iterator[int]:
+    """One competing process: a one-thread numpy matmul loop; killed (by pid) on exit."""
+    env = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    proc = subprocess.Popen([sys.executable, "-c", _BUSY], env=env)
+    try:
+        time.sleep(0.5)  # let it start spinning before anything samples the load
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# ----------------------------------------------------------------------------- main
+def _ints(p: argparse.ArgumentParser, name: str, text: str) -> list[int]:
+    try:
+        vals = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        p.error(f"--{name} must be comma-separated ints, actual value: {text!r}")
+    if not vals or any(v < 1 for v in vals):
+        p.error(f"--{name} must be ints >= 1, actual value: {text!r}")
+    return vals
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--checkpoint", default=None, help="GHVAE checkpoint (default: the bundled one)")
+    p.add_argument(
+        "--reference",
+        default=REFERENCE,
+        help="git revision whose model code is the 'old code' row; '' to skip it",
+    )
+    p.add_argument("--batches", default="1,16,64,200,256", help="model.step batch sizes")
+    p.add_argument("--threads", default="1,2", help="torch thread counts to measure")
+    p.add_argument("--min-steps", type=int, default=3, help="timed steps per measurement, at least")
+    p.add_argument(
+        "--min-seconds", type=float, default=2.0, help="seconds per measurement, at least"
+    )
+    p.add_argument("--sim-min-steps", type=int, default=200, help="timed simulator steps, at least")
+    p.add_argument("--warmup", type=int, default=3, help="untimed simulator steps")
+    p.add_argument(
+        "--matmul-sizes", default="512,1024,2048", help="n of the n x n roofline matmuls"
+    )
+    p.add_argument("--plan-reps", type=int, default=2, help="planning steps timed per config")
+    p.add_argument("--train-batch", type=int, default=8, help="clips per training step")
+    p.add_argument("--train-frames", type=int, default=10, help="frames per training clip")
+    p.add_argument("--train-min-steps", type=int, default=3, help="timed training steps, at least")
+    p.add_argument("--seed", type=int, default=0, help="simulator seed")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output folder for results.json and table.md (default: benchmarks/results/speed; "
+        "with --quick a new temporary folder)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: batches 1,4, one thread, few steps, tiny plans and clips",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ghvae_env._threads import resolve_threads, usable_cores
+    from ghvae_env.planning.config import PlannerConfig
+
+    p = _parser()
+    args = p.parse_args(argv)
+    if args.quick:
+        args.batches, args.threads, args.matmul_sizes = "1,4", "1", "256"
+        args.min_steps, args.min_seconds, args.sim_min_steps, args.warmup = 2, 0.0, 5, 1
+        args.plan_reps, args.train_batch, args.train_frames, args.train_min_steps = 1, 2, 4, 1
+    batches = _ints(p, "batches", args.batches)
+    thread_counts = [t for t in _ints(p, "threads", args.threads) if t <= usable_cores()]
+    if not thread_counts:
+        p.error(f"--threads {args.threads!r}: none within the {usable_cores()} usable cores")
+    sizes = _ints(p, "matmul-sizes", args.matmul_sizes)
+    try:
+        checkpoint = require_checkpoint(args.checkpoint)
+    except BenchmarkError as e:
+        p.error(str(e))
+    out = (
+        Path(args.out)
+        if args.out
+        else (
+            Path(tempfile.mkdtemp(prefix="speed-quick-"))
+            if args.quick
+            else REPO / "benchmarks/results/speed"
+        )
+    )
+    command = command_string("speed.py", argv)
+    print(command, flush=True)
+    t_start = time.time()
+    ms, mt = args.min_steps, args.min_seconds
+
+    sim, _, _ = simulator(args)
+    sim_rate = sim["env_steps_per_s"]
+    print(f"RoboNet-Sim-v0 (rendering): {sim_rate:.1f} steps/s", flush=True)
+    models = build_models(checkpoint, args.reference or None)
+    flops = all_flops(models, args.train_frames)
+    per_frame = {  # the old code's convs differ (no sub-pixel upsampling): counted apart
+        OLD: flops.get(OLD, {}).get("per_imagined_frame"),
+        NEW: flops[f"bundled ({NEW})"]["per_imagined_frame"],
+        FAST: flops["preset cpu-fast"]["per_imagined_frame"],
+    }
+    roofline = {}
+    for t in thread_counts:
+        with threads(t):
+            peaks = [matmul_peak(torch.device("cpu"), n, mt / 2, 3)["gflop_per_s"] for n in sizes]
+        roofline[t] = max(peaks)
+        print(f"matmul roofline, {t} thread(s): {roofline[t]:.1f} GFLOP/s", flush=True)
+
+    imagined = []
+    for name, model in models.items():
+        for t in thread_counts:
+            with threads(t):
+                for b in batches:
+                    fps = frames_per_s(model, b, ms, mt)
+                    gflops = fps * per_frame[name] / 1e9
+                    row = {
+                        "model": name, "threads": t, "batch": b, "frames_per_s": round(fps, 1),
+                        "x_simulator": round(fps / sim_rate, 2),
+                        "achieved_gflop_per_s": round(gflops, 2),
+                        "fraction_of_roofline": round(gflops / roofline[t], 3),
+                    }  # fmt: skip
+                    imagined.append(row)
+                    print(f"{name:22s} threads {t} B={b:4d}: {fps:8.1f} frames/s", flush=True)
+
+    t_plan = max(thread_counts)
+    plan_configs = {
+        "VP2": PlannerConfig(method="mppi", num_samples=200, iterations=1, horizon=10),
+        "default": PlannerConfig(),
+    }
+    if args.quick:
+        plan_configs = {k: c.replace(num_samples=8) for k, c in plan_configs.items()}
+    plan_configs = {  # e.g. "VP2: mppi 200 x 10 (1 iteration)"
+        f"{k}: {c.method} {c.num_samples} x {c.horizon} ({c.iterations} iteration(s))": c
+        for k, c in plan_configs.items()
+    }
+    planning = []
+    with threads(t_plan):
+        for name, model in models.items():
+            for label, cfg in plan_configs.items():
+                r = planning_step(model, cfg, args.plan_reps)
+                planning.append({"model": name, "config": label, "threads": t_plan, **r})
+                print(f"{name:22s} plan {label}: {r['seconds']:.2f} s", flush=True)
+
+    training = []
+    for name, model in models.items():
+        if name == FAST and args.quick:
+            continue
+        for t in thread_counts:
+            with threads(t):
+                for k in range(1, model.num_modules + 1):
+                    cps = clips_per_s(model, k, args)
+                    training.append({"model": name, "threads": t, "stage": f"greedy-{k}", "clips_per_s": round(cps, 2)})  # fmt: skip
+                    print(f"{name:22s} threads {t} greedy-{k}: {cps:.2f} clips/s", flush=True)
+
+    busy = []
+    b_big = max(batches)
+    with busy_process() as pid:
+        for name in [n for n in (NEW, FAST) if n in models]:
+            model = models[name]
+            for b in sorted({1, b_big}):
+                policy = resolve_threads(None, batch=b)
+                for label, t in (
+                    ("policy", policy),
+                    ("1 thread", 1),
+                    ("torch default", usable_cores()),
+                ):
+                    with threads(t):
+                        fps = frames_per_s(model, b, min(ms, 2), mt)
+                    busy.append({"model": name, "what": f"frames/s B={b}", "threads_policy": label, "threads": t, "value": round(fps, 1)})  # fmt: skip
+            policy = resolve_threads(None)
+            for label, t in (
+                ("policy", policy),
+                ("1 thread", 1),
+                ("torch default", usable_cores()),
+            ):
+                with threads(t):
+                    cps = clips_per_s(model, 1, args)
+                busy.append({"model": name, "what": "training clips/s greedy-1", "threads_policy": label, "threads": t, "value": round(cps, 2)})  # fmt: skip
+            print(f"busy machine (pid {pid}): {name} done", flush=True)
+
+    result = {
+        "benchmark": "speed",
+        "command": command,
+        "date": today(),
+        "machine": {
+            **machine_info(),
+            "affinity_cores": usable_cores(),
+            "affinity": sorted(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else None,
+        },
+        "config": {**vars(args), "checkpoint": str(checkpoint), "out": str(out)},
+        "simulator": sim,
+        "flops": flops,
+        "flops_per_imagined_frame": per_frame,
+        "matmul_roofline_gflop_per_s": roofline,
+        "imagined": imagined,
+        "planning": planning,
+        "training": training,
+        "busy": busy,
+        "wall_s": round(time.time() - t_start, 1),
+    }
+    md = _markdown(result, thread_counts)
+    save_json(out / "results.json", result)
+    (out / "table.md").write_text(md)
+    print(md)
+    print(f"wrote {out / 'results.json'} and {out / 'table.md'}")
+    return 0
+
+
+def _markdown(r: dict[str, Any], thread_counts: list[int]) -> str:
+    m = r["machine"]
+    head = (
+        f"Speed, {r['date']}: {m['processor']}, {m['affinity_cores']} usable cores "
+        f"(os.cpu_count {m['cpu_count']}), torch {m['torch']}. RoboNet-Sim-v0 (rendering): "
+        f"{r['simulator']['env_steps_per_s']:.1f} steps/s. fp32 matmul roofline: "
+        + ", ".join(
+            f"{t} thread(s) {v:.1f} GFLOP/s" for t, v in r["matmul_roofline_gflop_per_s"].items()
+        )
+        + ".\n\n"
+    )
+    fl = markdown_table(
+        ["model", "MFLOP / imagined frame", "MFLOP / training clip (greedy 1..K)"],
+        [
+            [
+                n,
+                v["per_imagined_frame"] / 1e6,
+                ", ".join(f"{x / 1e6:.0f}" for x in v["per_training_clip"].values()) or None,
+            ]
+            for n, v in r["flops"].items()
+        ],
+    )
+    img = markdown_table(
+        ["model", "threads", "batch", "frames/s", "x simulator", "GFLOP/s", "% of roofline"],
+        [
+            [x["model"], x["threads"], x["batch"], x["frames_per_s"], x["x_simulator"],
+             x["achieved_gflop_per_s"], 100 * x["fraction_of_roofline"]]
+            for x in r["imagined"]
+        ],
+    )  # fmt: skip
+    plan = markdown_table(
+        ["model", "planner", "threads", "s / planning step", "of which model"],
+        [
+            [x["model"], x["config"], x["threads"], x["seconds"], x["model_seconds"]]
+            for x in r["planning"]
+        ],
+    )
+    train = markdown_table(
+        ["model", "threads", "stage", "clips/s"],
+        [[x["model"], x["threads"], x["stage"], x["clips_per_s"]] for x in r["training"]],
+    )
+    busy = markdown_table(
+        ["model", "measure", "threads", "value"],
+        [
+            [x["model"], x["what"], f"{x['threads_policy']} ({x['threads']})", x["value"]]
+            for x in r["busy"]
+        ],
+    )
+    return (
+        head
+        + "FLOPs (FlopCounterMode: convolutions and matmuls; training = forward + backward of "
+        + f"one clip of {r['config']['train_frames']} frames):\n\n" + fl
+        + "\nImagined frames/s (`model.step`):\n\n" + img
+        + "\nOne planning step:\n\n" + plan
+        + f"\nTraining (batch {r['config']['train_batch']} x {r['config']['train_frames']} frames, random data):\n\n" + train
+        + "\nWith one competing busy process (numpy matmul loop, one thread):\n\n" + busy
+        + f"\n`{r['command']}` ({r['wall_s']:.0f} s)\n"
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
