@@ -57,21 +57,35 @@ def _cpu_times() -> tuple[float, float] | None:
     return idle, sum(vals[:8])  # guest time is already counted in user
 
 
+def _own_ticks() -> float:
+    """utime + stime of this process (all its threads), in /proc/stat's ticks; 0 if unknown."""
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return float(fields[11]) + float(fields[12])  # fields 14 and 15 of proc(5)
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def busy_cores(sample_s: float = 0.1) -> float:
-    """How many cores other processes keep busy now (this one sleeps while sampling)."""
-    before = _cpu_times()
+    """How many cores *other* processes keep busy now, sampled over ``sample_s`` seconds.
+
+    This process's own ticks are subtracted: torch's idle worker threads may still spin for
+    a while after a parallel region, and they are not competition.
+    """
+    before, own = _cpu_times(), _own_ticks()
     if before is None:
         try:
             return float(os.getloadavg()[0])
         except (AttributeError, OSError):
             return 0.0
     time.sleep(sample_s)
-    after = _cpu_times()
+    after, own = _cpu_times(), _own_ticks() - own
     if after is None or after[1] <= before[1]:
         return 0.0
     d_idle, d_total = after[0] - before[0], after[1] - before[1]
     ncpu = os.cpu_count() or 1
-    return max(0.0, ncpu * (1.0 - d_idle / d_total))
+    return max(0.0, ncpu * (1.0 - (d_idle + own) / d_total))
 
 
 def resolve_threads(

@@ -56,7 +56,23 @@ def test_busy_cores_from_proc_stat(monkeypatch):
     samples = iter([(100.0, 200.0), (150.0, 300.0)])  # half the jiffies idle
     monkeypatch.setattr(_threads, "_cpu_times", lambda: next(samples))
     monkeypatch.setattr(_threads.os, "cpu_count", lambda: 2)
+    own = iter([0.0, 0.0])
+    monkeypatch.setattr(_threads, "_own_ticks", lambda: next(own))
     assert busy_cores(sample_s=0.0) == pytest.approx(1.0)
+
+
+def test_busy_cores_ignores_this_process(monkeypatch):
+    """Half the jiffies busy, all of them this process's own (spinning torch workers)."""
+    samples = iter([(100.0, 200.0), (150.0, 300.0)])
+    own = iter([10.0, 60.0])
+    monkeypatch.setattr(_threads, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(_threads, "_own_ticks", lambda: next(own))
+    monkeypatch.setattr(_threads.os, "cpu_count", lambda: 2)
+    assert busy_cores(sample_s=0.0) == pytest.approx(0.0)
+
+
+def test_busy_cores_on_this_machine_is_sane():
+    assert 0.0 <= busy_cores(sample_s=0.05) <= (_threads.os.cpu_count() or 1) + 0.5
 
 
 def test_apply_threads_sets_torch(machine):
