@@ -510,7 +510,8 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = require_checkpoint(args.checkpoint)
     except BenchmarkError as e:
         p.error(str(e))
-    from ghvae_env.envs.assets import load_model_cached, resolve_device
+    from ghvae_env._device import resolve_device
+    from ghvae_env.envs.assets import load_model_cached
 
     command = command_string("imagined_vs_simulated.py", argv)
     print(command, flush=True)

@@ -27,11 +27,11 @@ import torch
 from _common import out_help, resolve_out
 
 import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
-from ghvae_env.envs.assets import resolve_device
+from ghvae_env._device import resolve_device
 from ghvae_env.model import load_model
 from ghvae_env.model.checkpoint import CheckpointError
-from ghvae_env.planning.baselines import POLICIES, make_policy
 from ghvae_env.planning.cli import add_planner_arguments, planner_config
+from ghvae_env.planning.policies import POLICIES, make_policy
 from ghvae_env.planning.tasks import PushTaskConfig, run_episode, sample_push_tasks, summarize
 
 # --quick: 2 tasks of 3 steps, 8 candidates x 1 iteration over 3 steps, a 2-sample oracle.

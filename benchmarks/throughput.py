@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     else:
         devices = [d.strip() for d in args.devices.split(",") if d.strip()]
-    from ghvae_env.envs.assets import load_model_cached, resolve_device
+    from ghvae_env._device import resolve_device
+    from ghvae_env.envs.assets import load_model_cached
 
     try:
         checkpoint = require_checkpoint(args.checkpoint)

@@ -23,7 +23,7 @@ from pathlib import Path
 import gymnasium as gym
 
 import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
-from ghvae_env.envs.assets import resolve_device
+from ghvae_env._device import resolve_device
 from ghvae_env.model import load_model
 from ghvae_env.planning import PlannerConfig, VisualMPCAgent, run_episode
 from ghvae_env.planning.tasks import PushTaskConfig, episode_video_frames, iter_push_tasks

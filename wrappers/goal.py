@@ -8,8 +8,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ghvae_env.envs.assets import FRAME_SHAPE
-from ghvae_env.envs.ghvae_env import GHVAERoboNetEnv, InvalidOptionError, goal_reward
+from ghvae_env.envs.model_env import GHVAERoboNetEnv, InvalidOptionError, goal_reward
+from ghvae_env.spaces import FRAME_SHAPE
 
 __all__ = ["GoalConditionedWrapper"]
 
@@ -41,7 +41,7 @@ class GoalConditionedWrapper(
       reached ``L - context_frames`` steps after the context, where the episode is
       truncated). With your own
       ``context_frames`` there is no clip, so ``goal_image`` is then required
-      (:class:`~ghvae_env.envs.ghvae_env.InvalidOptionError` otherwise, env untouched).
+      (:class:`~ghvae_env.envs.model_env.InvalidOptionError` otherwise, env untouched).
     * Reward: the env's goal reward ``-mean|achieved - desired| / 255``, which
       :meth:`compute_reward` reproduces exactly, batched over leading dimensions (HER
       relabels goals with it), for channel-last (``... x 64 x 64 x 3``, ours) and

@@ -34,11 +34,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ghvae_env.model.api import check_context, rollout_by_steps
 from ghvae_env.model.config import ConfigError
-from ghvae_env.model.ghvae import rollout_by_steps
-from ghvae_env.model.layers import ConvLSTMCell, ResBlock, conv_block, upsample_conv_block
+from ghvae_env.model.layers import (
+    ConvLSTMCell,
+    ResBlock,
+    conv_block,
+    image_head,
+    init_copy_bias,
+    upsample_conv_block,
+)
+from ghvae_env.model.losses import gaussian_kl, video_vae_loss
 
-__all__ = ["SVGPrime", "SVGPrimeConfig", "SVGState", "SVG_PRESETS", "gaussian_kl"]
+__all__ = ["SVGPrime", "SVGPrimeConfig", "SVGState", "SVG_PRESETS"]
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
@@ -102,22 +110,14 @@ class SVGPrimeConfig:
             fail("horizon", "an int >= 1", self.horizon)
 
     @property
-    def num_modules(self) -> int:  # one flat model: the trainer runs a single phase
-        return 1
-
-    @property
     def window(self) -> int:
         return self.context_frames + self.horizon
 
     @classmethod
-    def preset(cls, name: str, num_modules: int | None = None, **overrides: Any) -> SVGPrimeConfig:
+    def preset(cls, name: str, **overrides: Any) -> SVGPrimeConfig:
         if name not in SVG_PRESETS:
             raise ConfigError(
                 f"unknown svg-prime preset {name!r}; expected one of {sorted(SVG_PRESETS)}"
-            )
-        if num_modules not in (None, 1):
-            raise ConfigError(
-                f"svg-prime is one flat model: --modules must be omitted or 1, actual value: {num_modules!r}"
             )
         base = dict(SVG_PRESETS[name])
         base.update(overrides)
@@ -196,9 +196,8 @@ class Decoder(nn.Module):
             cin = cout
         self.ups = nn.ModuleList(ups)
         self.out = nn.Conv2d(cin, c.image_channels + int(c.pixel_skip), k, padding=k // 2)
-        if c.pixel_skip:
-            with torch.no_grad():  # start by mostly copying x_t, as the GHVAE's decoder_1
-                self.out.bias[-1].fill_(2.0)
+        if c.pixel_skip:  # start by mostly copying x_t, as the GHVAE's decoder_1
+            init_copy_bias(self.out)
 
     def forward(
         self, g: torch.Tensor, skips: list[torch.Tensor], prev_frame: torch.Tensor
@@ -207,11 +206,7 @@ class Decoder(nn.Module):
         for up, s in zip(self.ups, reversed(skips), strict=True):
             y = up["res"](up["inp"](torch.cat([y, s], dim=1)))
             y = upsample_conv_block(up["up"], y)  # up(nearest 2x upsample of y), fused
-        y = self.out(y)
-        if not self.pixel_skip:
-            return torch.sigmoid(y)
-        mask = torch.sigmoid(y[:, -1:])
-        return mask * prev_frame + (1.0 - mask) * torch.sigmoid(y[:, :-1])
+        return image_head(self.out(y), prev_frame if self.pixel_skip else None)
 
 
 class GaussianLSTM(nn.Module):
@@ -255,21 +250,14 @@ class Predictor(nn.Module):
         return y, new
 
 
-def gaussian_kl(
-    mu_q: torch.Tensor, std_q: torch.Tensor, mu_p: torch.Tensor, std_p: torch.Tensor
-) -> torch.Tensor:
-    """KL(N(mu_q, std_q^2) || N(mu_p, std_p^2)) elementwise."""
-    return torch.log(std_p / std_q) + (std_q**2 + (mu_q - mu_p) ** 2) / (2.0 * std_p**2) - 0.5
-
-
 # ----------------------------------------------------------------------------- the model
 @dataclass
 class SVGState:
     """What one imagined step needs: encoder features of x_t and every recurrent state.
 
     hiddens: s^1_t .. s^L_t of the current frame; prior: prior ConvLSTM state; predictor:
-    one (h, c) per predictor layer; frame: x_t, B x 3 x 64 x 64. Same role and methods as
-    :class:`ghvae_env.model.ghvae.RolloutState`, so the envs and planners take either.
+    one (h, c) per predictor layer; frame: x_t, B x 3 x 64 x 64. A
+    :class:`~ghvae_env.model.api.ModelState`.
     """
 
     hiddens: list[torch.Tensor]
@@ -286,6 +274,9 @@ class SVGState:
         )
 
     def assign(self, idx: torch.Tensor, other: SVGState) -> None:
+        """Overwrite batch entries ``idx`` with ``other`` (used by vector-env resets)."""
+        if len(self.hiddens) != len(other.hiddens) or len(self.predictor) != len(other.predictor):
+            raise ValueError("SVGState.assign: the states come from different model configs")
         for h, o in zip(self.hiddens, other.hiddens, strict=True):
             h[idx] = o
         self.frame[idx] = other.frame
@@ -297,12 +288,14 @@ class SVGState:
 
 
 class SVGPrime(nn.Module):
-    """SVG' with the GHVAE's interface: ``loss``, ``start``/``step``, ``rollout``, checkpoints.
+    """SVG' as a :class:`~ghvae_env.model.api.WorldModel` (``start``/``step``, ``rollout``,
+    checkpoints) with a ``loss`` for the trainer's single end-to-end phase.
 
     Frames are float B x ... x 3 x 64 x 64 in [0, 1]; actions B x ... x A.
     """
 
     model_type = "svg-prime"
+    config_class = SVGPrimeConfig
 
     def __init__(self, config: SVGPrimeConfig) -> None:
         super().__init__()
@@ -318,15 +311,6 @@ class SVGPrime(nn.Module):
             h, c.lstm_channels, c.latent_channels, c.kernel_size, c.min_std
         )
         self.predictor = Predictor(c)
-
-    @property
-    def num_modules(self) -> int:
-        return 1
-
-    def truncated(self, k: int) -> SVGPrime:
-        if k != 1:
-            raise ValueError(f"svg-prime has one module; k must be 1, actual value: {k}")
-        return self
 
     # ------------------------------------------------------------------ pieces
     def _tile(self, a: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -363,21 +347,13 @@ class SVGPrime(nn.Module):
         self,
         frames: torch.Tensor,
         actions: torch.Tensor,
-        stage: int | None = None,
-        frozen_below: int | None = None,
         generator: torch.Generator | None = None,
         beta: float | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Negative ELBO over a teacher-forced clip (same signature and outputs as GHVAE.loss).
+        """Negative ELBO over a teacher-forced clip, end to end (outputs as GHVAE.loss).
 
-        ``stage`` and ``frozen_below`` exist for the trainer's uniform call and must be
-        None or 1 (SVG' is trained end to end).
+        frames: B x T x 3 x 64 x 64 in [0, 1]; actions: B x (T-1) x A.
         """
-        if stage not in (None, 1) or frozen_below not in (None, 1):
-            raise ValueError(
-                f"svg-prime trains end to end: stage/frozen_below must be None or 1, "
-                f"actual values: {stage!r}, {frozen_below!r}"
-            )
         cfg = self.config
         B, T = frames.shape[:2]
         if T < 2:
@@ -400,18 +376,15 @@ class SVGPrime(nn.Module):
             preds.append(pred)
             kl_post.append(gaussian_kl(mq, sdq, mp.detach(), sdp.detach()).sum(dim=(1, 2, 3)))
             kl_prior.append(gaussian_kl(mq.detach(), sdq.detach(), mp, sdp).sum(dim=(1, 2, 3)))
-        pred = torch.stack(preds, 1)
-        target = frames[:, 1:]
-        mse = F.mse_loss(pred, target)
-        kl_post_m = torch.stack(kl_post, 1).mean()
-        kl_prior_m = torch.stack(kl_prior, 1).mean()
-        pixels = cfg.image_channels * cfg.image_size * cfg.image_size
         b = cfg.beta if beta is None else beta
-        loss = mse + (b * kl_post_m + cfg.prior_kl_weight * kl_prior_m) / pixels
-        with torch.no_grad():
-            frame_mse = (pred - target).pow(2).mean(dim=(2, 3, 4)).clamp_min(1e-10)
-            psnr = (-10.0 * torch.log10(frame_mse)).mean()
-        return {"loss": loss, "mse": mse, "kl": kl_post_m.detach(), "psnr": psnr, "pred": pred}
+        return video_vae_loss(
+            torch.stack(preds, 1),
+            frames[:, 1:],
+            torch.stack(kl_post, 1).mean(),
+            torch.stack(kl_prior, 1).mean(),
+            beta=b,
+            prior_kl_weight=cfg.prior_kl_weight,
+        )
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -423,13 +396,12 @@ class SVGPrime(nn.Module):
         The predictor is teacher-forced through the context with posterior samples' means
         (the context frames are observed), the prior consumes (h_t, a_t) as in training.
         """
+        check_context(self.config, context_frames, context_actions)
         B, C = context_frames.shape[:2]
         feats = [f.unflatten(0, (B, C)) for f in self.encoder(context_frames.flatten(0, 1))]
         h = feats[-1]
         sp, pstate = self._zero_states(h[:, 0])
         sq = None
-        if C > 1 and context_actions is None:
-            raise ValueError(f"{C} context frames need context_actions B x {C - 1} x A")
         for t in range(C - 1):
             a = context_actions[:, t]
             mq, _, sq = self.posterior.step(h[:, t + 1], sq)

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ghvae_env._io import TMP_SUFFIX, atomic_path
+from ghvae_env.spaces import ACTION_DIM, FRAME_SHAPE  # re-exported: the shard format's sizes
 
 __all__ = [
     "FORMAT_VERSION",
@@ -53,8 +54,6 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-FRAME_SHAPE = (64, 64, 3)  # H x W x C of every stored frame (DESIGN.md observation space)
-ACTION_DIM = 4  # dx, dy, dz, gripper (DESIGN.md action space)
 _KEYS = ("frames", "actions", "states", "seeds", "metadata")
 _TMP_SUFFIX = TMP_SUFFIX
 

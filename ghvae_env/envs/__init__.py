@@ -21,13 +21,13 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ghvae_env.envs.assets import load_clips, save_clips
-    from ghvae_env.envs.ghvae_env import GHVAERoboNetEnv, InvalidOptionError, goal_reward
+    from ghvae_env.envs.model_env import GHVAERoboNetEnv, InvalidOptionError, goal_reward
     from ghvae_env.envs.vector import GHVAERoboNetVectorEnv
 
 _LAZY = {
-    "GHVAERoboNetEnv": "ghvae_env.envs.ghvae_env",
-    "InvalidOptionError": "ghvae_env.envs.ghvae_env",
-    "goal_reward": "ghvae_env.envs.ghvae_env",
+    "GHVAERoboNetEnv": "ghvae_env.envs.model_env",
+    "InvalidOptionError": "ghvae_env.envs.model_env",
+    "goal_reward": "ghvae_env.envs.model_env",
     "GHVAERoboNetVectorEnv": "ghvae_env.envs.vector",
     "load_clips": "ghvae_env.envs.assets",
     "save_clips": "ghvae_env.envs.assets",
@@ -45,7 +45,7 @@ def __getattr__(name: str) -> Any:
 if "GHVAE-RoboNet-v0" not in registry:
     register(
         id="GHVAE-RoboNet-v0",
-        entry_point="ghvae_env.envs.ghvae_env:GHVAERoboNetEnv",
+        entry_point="ghvae_env.envs.model_env:GHVAERoboNetEnv",
         vector_entry_point="ghvae_env.envs.vector:GHVAERoboNetVectorEnv",
         # no TimeLimit: an episode is truncated by the env when its held-out clip ends
         # (L - context_frames steps, 10 for the bundled clips), where its goal frame lies

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 
 from ghvae_env._io import atomic_path
+from ghvae_env.model.api import WorldModel
 from ghvae_env.model.checkpoint import bundled_checkpoint_path, load_model
-from ghvae_env.model.ghvae import GHVAE
+from ghvae_env.spaces import ACTION_DIM, FRAME_SHAPE
 
 __all__ = [
     "ClipsError",
@@ -32,18 +33,13 @@ __all__ = [
     "load_clips",
     "save_clips",
     "load_model_cached",
-    "resolve_device",
     "model_scene_version",
     "scene_mismatch",
     "warn_scene_mismatch",
     "warn_model_vs_simulator",
-    "FRAME_SHAPE",
-    "ACTION_DIM",
 ]
 
 BUNDLED_CLIPS = "heldout_clips.npz"
-FRAME_SHAPE = (64, 64, 3)  # DESIGN.md: channel-last RGB observations
-ACTION_DIM = 4  # DESIGN.md: eef dx, dy, dz, gripper
 _CACHE_SIZE = 4  # a few (checkpoint, device) pairs: e.g. a trained model and a baseline
 
 
@@ -55,27 +51,6 @@ class ClipsError(ValueError):
     """A clips file or clip arrays of the wrong format (names the file and the array)."""
 
 
-# ---------------------------------------------------------------------------- device
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else must name a usable device."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(
-            f'device must be "auto", "cpu", "cuda" or "cuda:N", actual value: {device!r}'
-        ) from e
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist"
-            )
-    return dev
-
-
 # ---------------------------------------------------------------------------- model
 def _file_key(path: Path) -> tuple[str, int, int]:
     st = path.stat()
@@ -83,19 +58,18 @@ def _file_key(path: Path) -> tuple[str, int, int]:
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def _load_model(path: str, size: int, mtime_ns: int, device: str) -> GHVAE:
+def _load_model(path: str, size: int, mtime_ns: int, device: str) -> WorldModel:
     del size, mtime_ns  # cache key only: a rewritten file has a new key
     model = load_model(path, device=device)
-    # any registered model type (GHVAE, SVG') exposes start/step/rollout
-    missing = [m for m in ("start", "step", "rollout") if not callable(getattr(model, m, None))]
-    if missing:
+    if not isinstance(model, WorldModel):  # a registered type that misses part of the protocol
         raise TypeError(
-            f"checkpoint {path} holds a {type(model).__name__} without the rollout API {missing}"
+            f"checkpoint {path} holds a {type(model).__name__}, which does not implement "
+            "ghvae_env.model.api.WorldModel (model_type, config, start, step, rollout)"
         )
     return model
 
 
-def load_model_cached(checkpoint: str | os.PathLike | None, device: torch.device) -> GHVAE:
+def load_model_cached(checkpoint: str | os.PathLike | None, device: torch.device) -> WorldModel:
     """The model in ``checkpoint`` (None: the bundled GHVAE; an SVG' checkpoint works too) on
     ``device``, loaded once per process.
 

@@ -1,4 +1,7 @@
-"""``GHVAE-RoboNet-v0``: the trained GHVAE world model as a Gymnasium environment.
+"""``GHVAE-RoboNet-v0``: a world model (the bundled GHVAE by default) as a Gymnasium env.
+
+The env talks to the model only through :class:`~ghvae_env.model.api.WorldModel`
+(``start``, ``step``, ``config``): the GHVAE, the SVG' baseline or your own model.
 
 Read top to bottom: errors and the goal reward -> option parsing (shared with the native
 vector env in :mod:`ghvae_env.envs.vector`) -> starting a rollout -> the env.
@@ -14,21 +17,26 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium import spaces
 
+from ghvae_env._device import model_device, resolve_device
 from ghvae_env._threads import apply_threads
 from ghvae_env.data.frames import to_float_chw, to_uint8_hwc
 from ghvae_env.envs.assets import (
-    ACTION_DIM,
-    FRAME_SHAPE,
     HeldoutClips,
     load_clips,
     load_model_cached,
-    resolve_device,
     warn_scene_mismatch,
 )
-from ghvae_env.model.ghvae import GHVAE, RolloutState
-from ghvae_env.sim.env import MAX_EPISODE_STEPS, InvalidActionError, _validate_action
+from ghvae_env.model.api import ModelState, WorldModel
+from ghvae_env.sim.env import MAX_EPISODE_STEPS
+from ghvae_env.spaces import (
+    ACTION_DIM,
+    FRAME_SHAPE,
+    InvalidActionError,
+    action_space,
+    observation_space,
+    validate_actions,
+)
 
 __all__ = [
     "GHVAERoboNetEnv",
@@ -252,24 +260,47 @@ def check_clip_index(clips: HeldoutClips, index: np.ndarray) -> None:
         )
 
 
+def resolve_model(
+    model: WorldModel | None, checkpoint: str | os.PathLike | None, device: str | torch.device
+) -> tuple[WorldModel, torch.device]:
+    """The env's model and device: ``model`` as given (on its own device when ``device`` is
+    "auto"), or the checkpoint (None: the bundled one) loaded once per process on ``device``."""
+    if model is None:
+        dev = resolve_device(device)
+        return load_model_cached(checkpoint, dev), dev
+    if checkpoint is not None:
+        raise InvalidOptionError(
+            f"pass either checkpoint or model, not both, actual value: checkpoint={checkpoint!r}"
+        )
+    if not isinstance(model, WorldModel):
+        raise InvalidOptionError(
+            "model must implement ghvae_env.model.api.WorldModel (model_type, config, start, "
+            f"step, rollout), actual value: a {type(model).__name__}"
+        )
+    want = {"image_size": FRAME_SHAPE[0], "image_channels": FRAME_SHAPE[2]}
+    want["action_dim"] = ACTION_DIM
+    for name, value in want.items():
+        if getattr(model.config, name) != value:
+            raise InvalidOptionError(
+                f"model.config.{name} must be {value} (the env's spaces), actual value: "
+                f"{getattr(model.config, name)!r}"
+            )
+    dev = model_device(model) if device == "auto" else resolve_device(device)
+    return model, dev
+
+
 # ------------------------------------------------------------------------- rollout start
 def start_rollout(
-    model: GHVAE, frames: np.ndarray, actions: np.ndarray, device: torch.device
-) -> RolloutState:
+    model: WorldModel, frames: np.ndarray, actions: np.ndarray, device: torch.device
+) -> ModelState:
     """Consume contexts: uint8 ``B x C x 64 x 64 x 3`` frames, float32 ``B x (C-1) x 4`` actions.
 
-    With C = 1 the prior has seen nothing and ``model.start`` returns no LSTM state; we
-    materialise the zero state prior_K starts from (what ConvLSTMCell uses for ``None``),
-    so that vector envs can merge states with :meth:`RolloutState.assign`.
+    ``model.start`` returns a complete state (the protocol), so vector envs can merge states
+    of different resets with ``state.assign``.
     """
     frames = frames if frames.flags.writeable else frames.copy()  # clips are read-only
     ctx = to_float_chw(frames, device)  # (B, C, 3, 64, 64)
-    state = model.start(ctx, torch.tensor(actions, dtype=torch.float32, device=device))
-    if state.prior is None:
-        h = state.hiddens[-1]  # (B, C_H^K, H^K, W^K)
-        shape = (h.shape[0], model.config.lstm_channels[-1], h.shape[2], h.shape[3])
-        state.prior = (h.new_zeros(shape), h.new_zeros(shape))
-    return state
+    return model.start(ctx, torch.tensor(actions, dtype=torch.float32, device=device))
 
 
 def draw_seed(rng: np.random.Generator) -> int:
@@ -354,8 +385,12 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     frame is on average within 5% of the pixel range of the goal).
 
     ## Arguments
-    * ``checkpoint``: path of a GHVAE checkpoint; ``None`` is the bundled
-      ``ghvae_tabletop_cpu-small.pt``. Loaded once per process per (file, device).
+    * ``checkpoint``: path of a model checkpoint (any registered ``model_type``: GHVAE,
+      SVG'); ``None`` is the bundled ``ghvae_tabletop_cpu-small.pt``. Loaded once per process
+      per (file, device).
+    * ``model``: instead of ``checkpoint``, a model object implementing
+      :class:`~ghvae_env.model.api.WorldModel` (README, "Your own model"); with
+      ``device="auto"`` it stays on its own device.
     * ``clips``: path of a clips ``.npz`` (``frames`` uint8 N x L x 64 x 64 x 3, ``actions``
       float32 N x (L-1) x 4); ``None`` is the bundled one. Read on the first reset that
       needs it.
@@ -402,6 +437,7 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         sample: bool = True,
         goal_from_clip: bool = True,
         threads: int | None = None,
+        model: WorldModel | None = None,
     ) -> None:
         check_env_kwargs(
             context_frames=context_frames,
@@ -415,16 +451,15 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         self.context_frames = context_frames
         self.sample = sample
         self.goal_from_clip = goal_from_clip
-        self.device = resolve_device(device)
+        self.model, self.device = resolve_model(model, checkpoint, device)
         # torch threads (process-wide): threads, or the policy of ghvae_env._threads
         self.threads = apply_threads(threads, batch=1, device=self.device)
-        self.model: GHVAE = load_model_cached(checkpoint, self.device)
-        self.observation_space = spaces.Box(0, 255, FRAME_SHAPE, np.uint8)
-        self.action_space = spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
+        self.observation_space = observation_space()
+        self.action_space = action_space()
         self._clips_path = clips
         self._clips: HeldoutClips | None = None
         self._generator = torch.Generator(device=self.device)
-        self._state: RolloutState | None = None
+        self._state: ModelState | None = None
         self._obs: np.ndarray | None = None
         self._goal: np.ndarray | None = None
         self._steps = 0
@@ -478,7 +513,7 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._state is None:
             raise gym.error.ResetNeeded("call reset() before step()")
-        a = _validate_action(action)  # clipped float64 (4,), raises InvalidActionError
+        a = validate_actions(action)  # clipped float64 (4,), raises InvalidActionError
         a_t = torch.as_tensor(a, dtype=torch.float32, device=self.device)[None]  # (1, 4)
         frame, self._state = self.model.step(
             self._state, a_t, generator=self._generator, sample=self.sample

@@ -1,8 +1,8 @@
-"""``GHVAERoboNetVectorEnv``: N imagined envs stepped by ONE batched ``GHVAE.step``.
+"""``GHVAERoboNetVectorEnv``: N imagined envs stepped by ONE batched ``model.step``.
 
 ``gym.make_vec("GHVAE-RoboNet-v0", num_envs=N)`` builds this class (the registration's
 ``vector_entry_point`` is Gymnasium's default when present); ``vectorization_mode="sync"``
-instead builds N :class:`~ghvae_env.envs.ghvae_env.GHVAERoboNetEnv` sharing one model.
+instead builds N :class:`~ghvae_env.envs.model_env.GHVAERoboNetEnv` sharing one model.
 """
 
 from __future__ import annotations
@@ -13,25 +13,15 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium import spaces
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from ghvae_env._threads import apply_threads
 from ghvae_env.data.frames import to_uint8_hwc
-from ghvae_env.envs.assets import (
-    ACTION_DIM,
-    FRAME_SHAPE,
-    HeldoutClips,
-    load_clips,
-    load_model_cached,
-    resolve_device,
-    warn_scene_mismatch,
-)
-from ghvae_env.envs.ghvae_env import (
+from ghvae_env.envs.assets import HeldoutClips, load_clips, warn_scene_mismatch
+from ghvae_env.envs.model_env import (
     SUCCESS_DISTANCE,
-    InvalidActionError,
     InvalidOptionError,
     ResetRequest,
     check_clip_index,
@@ -41,34 +31,13 @@ from ghvae_env.envs.ghvae_env import (
     draw_seed,
     goal_reward,
     parse_reset_options,
+    resolve_model,
     start_rollout,
 )
-from ghvae_env.model.ghvae import GHVAE, RolloutState
+from ghvae_env.model.api import ModelState, WorldModel
+from ghvae_env.spaces import FRAME_SHAPE, action_space, observation_space, validate_actions
 
 __all__ = ["GHVAERoboNetVectorEnv"]
-
-
-def _validate_actions(actions: Any, num_envs: int) -> np.ndarray:
-    """Check a batch of actions; return it clipped to [-1, 1] as float32 ``N x 4`` (new array)."""
-    try:
-        a = np.asarray(actions)
-    except Exception as e:  # ragged sequences and the like
-        raise InvalidActionError(
-            f"actions must be a float array of shape ({num_envs}, {ACTION_DIM}), "
-            f"actual value: {type(actions).__name__}"
-        ) from e
-    if not np.issubdtype(a.dtype, np.floating):
-        raise InvalidActionError(f"actions must have a float dtype, actual value: dtype {a.dtype}")
-    if a.shape != (num_envs, ACTION_DIM):
-        raise InvalidActionError(
-            f"actions must have shape ({num_envs}, {ACTION_DIM}), actual value: shape {a.shape}"
-        )
-    bad = ~np.isfinite(a).all(axis=1)
-    if bad.any():
-        raise InvalidActionError(
-            f"actions must be finite, actual value: NaN or inf in envs {np.flatnonzero(bad).tolist()}"
-        )
-    return np.clip(a, -1.0, 1.0).astype(np.float32)
 
 
 def _autoreset_mode(value: Any) -> AutoresetMode | None:
@@ -89,15 +58,15 @@ def _is_seed(s: Any) -> bool:
 class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
     """``num_envs`` copies of ``GHVAE-RoboNet-v0`` as rows of one batched model rollout.
 
-    Each sub-environment behaves like :class:`~ghvae_env.envs.ghvae_env.GHVAERoboNetEnv`
+    Each sub-environment behaves like :class:`~ghvae_env.envs.model_env.GHVAERoboNetEnv`
     (see its docstring for spaces, rewards, goals, options; by default a sub-env is truncated
     when its clip ends, ``L - context_frames`` steps after reset), under
     ``TimeLimit(max_episode_steps)`` when ``max_episode_steps`` is given, with these vector
     specifics:
 
-    * **One forward per step**: ``step`` runs one ``GHVAE.step`` on the ``N x ...`` state;
-      sub-envs that start a new episode are (re)started with one batched ``GHVAE.start`` and
-      merged in with :meth:`RolloutState.assign`.
+    * **One forward per step**: ``step`` runs one ``model.step`` on the ``N x ...`` state;
+      sub-envs that start a new episode are (re)started with one batched ``model.start`` and
+      merged in with ``state.assign`` (:class:`~ghvae_env.model.api.ModelState`).
     * **Autoreset** ``AutoresetMode.NEXT_STEP`` by default (Gymnasium's default, which every
       vector wrapper accepts): when sub-env i ends (``truncated[i]``; it never terminates),
       the *next* ``step`` ignores ``actions[i]``, resets sub-env i and returns its first
@@ -152,6 +121,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         max_episode_steps: int | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         threads: int | None = None,
+        model: WorldModel | None = None,
     ) -> None:
         mode = _autoreset_mode(autoreset_mode)
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED):
@@ -185,13 +155,12 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         self.sample = sample
         self.goal_from_clip = goal_from_clip
         self.max_episode_steps = max_episode_steps
-        self.device = resolve_device(device)
+        self.model, self.device = resolve_model(model, checkpoint, device)
         # torch threads (process-wide): threads, or the policy of ghvae_env._threads
         self.threads = apply_threads(threads, batch=num_envs, device=self.device)
-        self.model: GHVAE = load_model_cached(checkpoint, self.device)
 
-        self.single_observation_space = spaces.Box(0, 255, FRAME_SHAPE, np.uint8)
-        self.single_action_space = spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
+        self.single_observation_space = observation_space()
+        self.single_action_space = action_space()
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
 
@@ -199,7 +168,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         self._clips: HeldoutClips | None = None
         self._rngs: list[np.random.Generator | None] = [None] * num_envs
         self._generator = torch.Generator(device=self.device)
-        self._state: RolloutState | None = None
+        self._state: ModelState | None = None
         self._obs: np.ndarray | None = None  # (N, 64, 64, 3)
         self._steps = np.zeros(num_envs, dtype=np.int64)
         self._goals = np.zeros((num_envs, *FRAME_SHAPE), dtype=np.uint8)
@@ -248,7 +217,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if self._state is None:
             raise gym.error.ResetNeeded("call reset() before step()")
-        a = _validate_actions(actions, self.num_envs)
+        a = validate_actions(actions, self.num_envs)
         restart = self._autoreset.copy()  # NEXT_STEP: these rows start their next episode now
         # (always all False with DISABLED: the caller resets ended rows with a reset_mask)
         if restart.any():

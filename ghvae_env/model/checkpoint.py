@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from ghvae_env._io import atomic_path
-from ghvae_env.model.config import ConfigError, GHVAEConfig
+from ghvae_env.model.api import MODEL_TYPES, model_class
+from ghvae_env.model.config import ConfigError
 
 __all__ = [
     "CheckpointError",
@@ -27,6 +28,7 @@ __all__ = [
     "load_model",
     "bundled_checkpoint_path",
     "atomic_torch_save",
+    "checkpoint_payload",
     "MODEL_TYPES",
 ]
 
@@ -37,16 +39,6 @@ BUNDLED_CHECKPOINT = "ghvae_tabletop_cpu-small.pt"
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, truncated, of the wrong format or does not match."""
-
-
-def _model_types() -> dict[str, tuple[type[nn.Module], type]]:
-    from ghvae_env.baselines.svg_prime import SVGPrime, SVGPrimeConfig
-    from ghvae_env.model.ghvae import GHVAE
-
-    return {"ghvae": (GHVAE, GHVAEConfig), "svg-prime": (SVGPrime, SVGPrimeConfig)}
-
-
-MODEL_TYPES = _model_types
 
 
 def bundled_checkpoint_path() -> Path:
@@ -72,24 +64,52 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write a model checkpoint. ``stage`` names what produced it ("greedy-2", "e2e", ...)."""
-    from ghvae_env._version import __version__
-
-    payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "model_type": getattr(model, "model_type", "ghvae"),
-        "config": model.config.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "trained_modules": int(trained_modules),
-        "stage": stage,
-        "provenance": provenance or {},
-        "history": history or [],
-        "package_version": __version__,
-        "torch_version": str(torch.__version__),
-    }
+    payload = checkpoint_payload(
+        model,
+        trained_modules=trained_modules,
+        stage=stage,
+        provenance=provenance,
+        history=history,
+    )
     if extra:
         payload.update(extra)
     return atomic_torch_save(payload, path)
+
+
+def checkpoint_payload(
+    model: nn.Module,
+    *,
+    trained_modules: int | None = None,
+    stage: str | None = None,
+    provenance: dict[str, Any] | None = None,
+    history: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The dict a checkpoint file holds (the one builder: model files and training state).
+
+    ``model`` is a :class:`~ghvae_env.model.api.WorldModel` module whose ``model_type`` is
+    registered in :data:`~ghvae_env.model.api.MODEL_TYPES`. ``trained_modules`` and ``stage``
+    are left out when None (the trainer's ``last.pt`` records its phase itself).
+    """
+    from ghvae_env._version import __version__
+
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_type": model.model_type,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    if trained_modules is not None:
+        payload["trained_modules"] = int(trained_modules)
+    if stage is not None:
+        payload["stage"] = stage
+    payload.update(
+        provenance=provenance or {},
+        history=history or [],
+        package_version=__version__,
+        torch_version=str(torch.__version__),
+    )
+    return payload
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -183,15 +203,15 @@ def _check_container(path: Path, size: int) -> None:
 
 def build_model(payload: dict[str, Any], path: str | os.PathLike = "<checkpoint>") -> nn.Module:
     """Instantiate the model a checkpoint dict describes and load its weights strictly."""
-    types = MODEL_TYPES()
     mtype = payload["model_type"]
-    if mtype not in types:
+    if mtype not in MODEL_TYPES:
         raise CheckpointError(
-            f"checkpoint {path} has unknown model_type {mtype!r}; known: {sorted(types)}"
+            f"checkpoint {path} has unknown model_type {mtype!r}; known: {sorted(MODEL_TYPES)} "
+            "(ghvae_env.model.api.register_model_type adds one)"
         )
-    cls, cfg_cls = types[mtype]
+    cls = model_class(mtype)
     try:
-        config = cfg_cls.from_dict(dict(payload["config"]))
+        config = cls.config_class.from_dict(dict(payload["config"]))
     except (ConfigError, TypeError) as e:
         raise CheckpointError(f"checkpoint {path} has an invalid config: {e}") from e
     model = cls(config)

@@ -18,16 +18,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ghvae_env.model.api import check_context, rollout_by_steps
 from ghvae_env.model.config import GHVAEConfig
 from ghvae_env.model.layers import (
     ConvLSTMCell,
     ResBlock,
     channels_last,
     conv_block,
+    image_head,
+    init_copy_bias,
     upsample_conv_block,
 )
+from ghvae_env.model.losses import gaussian_kl, video_vae_loss
 
-__all__ = ["GHVAE", "GHVAEModule", "RolloutState", "gaussian_kl_fixed_q", "rollout_by_steps"]
+__all__ = ["GHVAE", "GHVAEModule", "RolloutState"]
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
@@ -79,9 +83,8 @@ class Decoder(nn.Module):
         self.up = conv_block(c_h, c_up, kernel)
         n_out = (c_out + int(self.pixel_skip)) * self.shuffle**2
         self.out = nn.Conv2d(c_up, n_out, kernel, padding=kernel // 2)
-        if self.pixel_skip:
-            with torch.no_grad():  # start by mostly copying x_t: the right answer for most pixels
-                self.out.bias[-(self.shuffle**2) :].fill_(2.0)  # the mask's channel(s)
+        if self.pixel_skip:  # the mask's channel(s): one per pixel-shuffle phase
+            init_copy_bias(self.out, self.shuffle**2)
 
     def forward(
         self,
@@ -102,12 +105,9 @@ class Decoder(nn.Module):
             y = self.out(upsample_conv_block(self.up, y))  # up(nearest 2x upsample of y), fused
         if not self.image:
             return y
-        if not self.pixel_skip:
-            return torch.sigmoid(y)
-        if prev_frame is None:
+        if self.pixel_skip and prev_frame is None:
             raise ValueError("decoder_1 with pixel_skip needs prev_frame (x_t)")
-        mask = torch.sigmoid(y[:, -1:])
-        return mask * prev_frame + (1.0 - mask) * torch.sigmoid(y[:, :-1])
+        return image_head(y, prev_frame if self.pixel_skip else None)
 
 
 class Prior(nn.Module):
@@ -141,14 +141,14 @@ class Prior(nn.Module):
         B*T frames). h: B x T x C_H x H x W, actions: B x T x A -> mean, std: B x T x C_Z x H x W.
         """
         B, T = h.shape[:2]
-        x = h.flatten(0, 1)  # (B*T, C_H, H, W)
+        x = h.transpose(0, 1).flatten(0, 1)  # (T*B, C_H, H, W), time-major: see _unroll
         if actions is not None and actions.shape[2] > 0:
-            a = actions.flatten(0, 1)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
-            x = torch.cat([x, a], dim=1)
-        xg = self.lstm.input_gates(self.inp(channels_last(x))).unflatten(0, (B, T))
-        mean, raw = self.head(_unroll(self.lstm, xg)).chunk(2, dim=1)
+            a = actions.transpose(0, 1).flatten(0, 1)[:, :, None, None]
+            x = torch.cat([x, a.expand(-1, -1, x.shape[2], x.shape[3])], dim=1)
+        xg = self.lstm.input_gates(self.inp(channels_last(x)))
+        mean, raw = self.head(_unroll(self.lstm, xg, B)).chunk(2, dim=1)
         std = F.softplus(raw) + self.min_std
-        return mean.unflatten(0, (B, T)), std.unflatten(0, (B, T))
+        return _batch_major(mean, T), _batch_major(std, T)
 
 
 class Posterior(nn.Module):
@@ -171,20 +171,27 @@ class Posterior(nn.Module):
         """:meth:`step` over a clip from a zero state, batched like :meth:`Prior.sequence`.
         h_next: B x T x C_H x H x W -> mean: B x T x C_Z x H x W."""
         B, T = h_next.shape[:2]
-        xg = self.lstm.input_gates(self.inp(channels_last(h_next.flatten(0, 1))))
-        return self.head(_unroll(self.lstm, xg.unflatten(0, (B, T)))).unflatten(0, (B, T))
+        x = channels_last(h_next.transpose(0, 1).flatten(0, 1))  # (T*B, C_H, H, W)
+        return _batch_major(self.head(_unroll(self.lstm, self.lstm.input_gates(self.inp(x)), B)), T)
 
 
-def _unroll(lstm: ConvLSTMCell, x_gates: torch.Tensor) -> torch.Tensor:
-    """Run ``lstm`` over precomputed input gates B x T x 4C x H x W from a zero state;
-    returns the outputs h_1..h_T flattened to (B*T) x C x H x W (row b*T + t)."""
+def _unroll(lstm: ConvLSTMCell, x_gates: torch.Tensor, batch: int) -> torch.Tensor:
+    """Run ``lstm`` over precomputed input gates (T*B) x 4C x H x W (time-major: row t*B + b)
+    from a zero state; returns the outputs h_1..h_T as (T*B) x C x H x W, time-major.
+
+    Time-major keeps every per-step slice a contiguous channels-last block, and split / cat
+    (whose backward is cat / split) move no gradient through a zero-filled full-size buffer
+    or a 5-d layout change (indexing x_gates[:, t] did: half of a training step)."""
     state, ys = None, []
-    # unbind, not x_gates[:, t]: each indexing op's backward would zero-fill a full-size
-    # gradient of x_gates (T fills of B*T*4C*H*W floats per step, half of a training step)
-    for xg in x_gates.unbind(1):
+    for xg in x_gates.split(batch, dim=0):
         y, state = lstm(None, state, x_gates=xg)
         ys.append(y)
-    return channels_last(torch.stack(ys, 1).flatten(0, 1))
+    return torch.cat(ys, dim=0)
+
+
+def _batch_major(y: torch.Tensor, T: int) -> torch.Tensor:
+    """(T*B) x ... time-major -> B x T x ... (a view)."""
+    return y.unflatten(0, (T, -1)).transpose(0, 1)
 
 
 class GHVAEModule(nn.Module):
@@ -218,14 +225,6 @@ class GHVAEModule(nn.Module):
         self.posterior = Posterior(c_h, c_lstm, c_z, c.kernel_size)
 
 
-def gaussian_kl_fixed_q(
-    mu_q: torch.Tensor, std_q: float, mu_p: torch.Tensor, std_p: torch.Tensor
-) -> torch.Tensor:
-    """KL(N(mu_q, std_q^2) || N(mu_p, std_p^2)) elementwise, std_q a fixed constant (Eq. 2)."""
-    var_q = std_q * std_q
-    return torch.log(std_p / std_q) + (var_q + (mu_q - mu_p) ** 2) / (2.0 * std_p**2) - 0.5
-
-
 @dataclass
 class RolloutState:
     """What one imagined step needs from the past: no history is re-run.
@@ -245,12 +244,20 @@ class RolloutState:
         return RolloutState([h[idx] for h in self.hiddens], prior, self.frame[idx])
 
     def assign(self, idx: torch.Tensor, other: RolloutState) -> None:
-        """Overwrite batch entries ``idx`` with ``other`` (used by vector-env resets)."""
+        """Overwrite batch entries ``idx`` with ``other`` (used by vector-env resets).
+
+        Checked before anything is written: a refused assign leaves this state as it was.
+        """
+        if self.prior is None or other.prior is None:
+            raise ValueError("RolloutState.assign needs both states to have a prior LSTM state")
+        if len(self.hiddens) != len(other.hiddens):
+            raise ValueError(
+                f"RolloutState.assign: {len(other.hiddens)} hidden levels into "
+                f"{len(self.hiddens)}, expected equal"
+            )
         for h, o in zip(self.hiddens, other.hiddens, strict=True):
             h[idx] = o
         self.frame[idx] = other.frame
-        if self.prior is None or other.prior is None:
-            raise ValueError("RolloutState.assign needs both states to have a prior LSTM state")
         self.prior[0][idx] = other.prior[0]
         self.prior[1][idx] = other.prior[1]
 
@@ -264,6 +271,7 @@ class GHVAE(nn.Module):
     """
 
     model_type = "ghvae"
+    config_class = GHVAEConfig
 
     def __init__(self, config: GHVAEConfig) -> None:
         super().__init__()
@@ -373,25 +381,17 @@ class GHVAE(nn.Module):
         pred = self.decode(
             skips, z.flatten(0, 1), frames[:, :-1].flatten(0, 1), actions.flatten(0, 1)
         ).unflatten(0, (B, T - 1))  # (B, T-1, 3, 64, 64)
-        target = frames[:, 1:]
-        mse = F.mse_loss(pred, target)
 
         def _kl(mq, mp, sp):  # per frame: summed over latent dims, mean over (B, T-1)
-            return gaussian_kl_fixed_q(mq, cfg.posterior_std, mp, sp).sum(dim=(2, 3, 4)).mean()
+            return gaussian_kl(mq, cfg.posterior_std, mp, sp).sum(dim=(2, 3, 4)).mean()
 
-        # KL balancing (Hafner et al. 2021): the posterior is regularised toward the prior with
-        # weight beta, the prior is fitted to the posterior with weight prior_kl_weight. Equal
-        # weights give exactly the gradients of beta * KL(q || p) (seed Eq. 2).
+        # KL balancing (Hafner et al. 2021, see losses.video_vae_loss; seed Eq. 2)
         kl_post = _kl(mu_q_t, mu_p_t.detach(), std_p_t.detach())
         kl_prior = _kl(mu_q_t.detach(), mu_p_t, std_p_t)
-        kl = kl_post.detach()  # the value of KL(q || p)
-        pixels = cfg.image_channels * cfg.image_size * cfg.image_size
         b = cfg.beta if beta is None else beta
-        loss = mse + (b * kl_post + cfg.prior_kl_weight * kl_prior) / pixels
-        with torch.no_grad():
-            frame_mse = (pred - target).pow(2).mean(dim=(2, 3, 4)).clamp_min(1e-10)
-            psnr = (-10.0 * torch.log10(frame_mse)).mean()
-        return {"loss": loss, "mse": mse, "kl": kl, "psnr": psnr, "pred": pred}
+        return video_vae_loss(
+            pred, frames[:, 1:], kl_post, kl_prior, beta=b, prior_kl_weight=cfg.prior_kl_weight
+        )
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -401,15 +401,20 @@ class GHVAE(nn.Module):
         """Consume the context: B x C x 3 x 64 x 64 frames and B x (C-1) x A actions.
 
         Encodes every context frame and runs prior_K over the C-1 context transitions so
-        that its recurrent state has seen the past; returns the state at the last frame.
+        that its recurrent state has seen the past; returns the state at the last frame. The
+        state is complete: with C = 1 its prior state is the zero state prior_K starts from.
         """
+        check_context(self.config, context_frames, context_actions)
         B, C = context_frames.shape[:2]
         K = self.num_modules
         hs = [h.unflatten(0, (B, C)) for h in self.encode(context_frames.flatten(0, 1))]
         state = None
         for t in range(C - 1):
-            a = None if context_actions is None else context_actions[:, t]
-            _, _, state = self._prior_step(K, hs[-1][:, t], a, state)
+            _, _, state = self._prior_step(K, hs[-1][:, t], context_actions[:, t], state)
+        if state is None:  # what ConvLSTMCell uses for None: zeros of C_LSTM^K x H^K x W^K
+            h = hs[-1][:, -1]
+            shape = (B, self.config.lstm_channels[-1], h.shape[2], h.shape[3])
+            state = (h.new_zeros(shape), h.new_zeros(shape))
         return RolloutState([h[:, -1] for h in hs], state, context_frames[:, -1])
 
     @torch.no_grad()
@@ -450,62 +455,3 @@ class GHVAE(nn.Module):
         Returns B x H x 3 x 64 x 64, or B x N x H x 3 x 64 x 64 when num_samples = N > 1.
         """
         return rollout_by_steps(self, context_frames, actions, num_samples, generator)
-
-
-@torch.no_grad()
-def rollout_by_steps(
-    model: nn.Module,
-    context_frames: torch.Tensor,
-    actions: torch.Tensor,
-    num_samples: int = 1,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """``rollout`` for any model with ``config``, ``start`` and ``step`` (GHVAE, SVG')."""
-    _check_rollout_inputs(model.config, context_frames, actions, num_samples)
-    B, C = context_frames.shape[:2]
-    H = actions.shape[1] - (C - 1)
-    if num_samples > 1:  # (B, ...) -> (B*N, ...), sample n of clip b at row b*N + n
-        context_frames = context_frames.repeat_interleave(num_samples, 0)
-        actions = actions.repeat_interleave(num_samples, 0)
-    state = model.start(context_frames, actions[:, : C - 1])
-    out = []
-    for t in range(H):
-        frame, state = model.step(state, actions[:, C - 1 + t], generator)
-        out.append(frame)
-    pred = torch.stack(out, 1)  # (B*N, H, 3, 64, 64)
-    return pred.unflatten(0, (B, num_samples)) if num_samples > 1 else pred
-
-
-def _check_rollout_inputs(
-    cfg: GHVAEConfig, frames: torch.Tensor, actions: torch.Tensor, num_samples: int
-) -> None:
-    if not isinstance(frames, torch.Tensor) or not frames.is_floating_point():
-        raise TypeError(
-            f"context_frames must be a float tensor in [0, 1], got {type(frames).__name__} "
-            f"{getattr(frames, 'dtype', '')}"
-        )
-    shape = (cfg.image_channels, cfg.image_size, cfg.image_size)
-    if frames.ndim != 5 or tuple(frames.shape[2:]) != shape or frames.shape[1] < 1:
-        raise ValueError(
-            f"context_frames must be B x C x {' x '.join(map(str, shape))} with C >= 1, "
-            f"actual shape: {tuple(frames.shape)}"
-        )
-    if not isinstance(actions, torch.Tensor) or not actions.is_floating_point():
-        raise TypeError(
-            f"actions must be a float tensor, got {type(actions).__name__} {getattr(actions, 'dtype', '')}"
-        )
-    B, C = frames.shape[:2]
-    if (
-        actions.ndim != 3
-        or actions.shape[0] != B
-        or actions.shape[2] != cfg.action_dim
-        or actions.shape[1] < C
-    ):
-        raise ValueError(
-            f"actions must be B x (C-1+H) x {cfg.action_dim} with B={B}, C={C}, H >= 1, "
-            f"actual shape: {tuple(actions.shape)}"
-        )
-    if not torch.isfinite(actions).all():
-        raise ValueError("actions contain NaN or inf")
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be an int >= 1, actual value: {num_samples!r}")

@@ -40,15 +40,15 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ghvae_env.planning.agent import VisualMPCAgent
-    from ghvae_env.planning.baselines import (
+    from ghvae_env.planning.config import PlannerConfig, PlannerConfigError
+    from ghvae_env.planning.costs import CostError, PixelGoalCost
+    from ghvae_env.planning.planners import Planner, PlanningError, PlanResult
+    from ghvae_env.planning.policies import (
         NoOpPolicy,
         RandomPolicy,
         SimulatorModel,
         make_oracle_agent,
     )
-    from ghvae_env.planning.config import PlannerConfig, PlannerConfigError
-    from ghvae_env.planning.costs import CostError, PixelGoalCost
-    from ghvae_env.planning.planners import Planner, PlanningError, PlanResult
     from ghvae_env.planning.tasks import (
         PushTask,
         PushTaskConfig,

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 from ghvae_env.data.frames import to_float_chw
+from ghvae_env.model.api import WorldModel
 from ghvae_env.planning.config import PlannerConfig
 from ghvae_env.planning.costs import CostFn
-from ghvae_env.planning.planners import Planner, PlanResult, RolloutModel
+from ghvae_env.planning.planners import Planner, PlanResult
 
 __all__ = ["Policy", "VisualMPCAgent", "check_policy_inputs"]
 
@@ -96,7 +97,7 @@ class VisualMPCAgent:
 
     def __init__(
         self,
-        model: RolloutModel,
+        model: WorldModel,
         config: PlannerConfig | None = None,
         cost_fn: CostFn | None = None,
         device: torch.device | str | None = None,
@@ -114,7 +115,7 @@ class VisualMPCAgent:
         self.reset(self.config.seed)
 
     @property
-    def model(self) -> RolloutModel:
+    def model(self) -> WorldModel:
         return self.planner.model
 
     def reset(self, seed: int | None = None) -> None:

@@ -141,8 +141,8 @@ def run(args: argparse.Namespace, command: str, env: Any | None = None) -> dict[
     from tqdm.auto import tqdm
 
     import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
-    from ghvae_env.planning.baselines import make_policy
     from ghvae_env.planning.config import PlannerConfigError
+    from ghvae_env.planning.policies import make_policy
     from ghvae_env.planning.tasks import (
         PushTaskConfig,
         episode_video_frames,
@@ -156,7 +156,8 @@ def run(args: argparse.Namespace, command: str, env: Any | None = None) -> dict[
     task_config = PushTaskConfig(max_steps=args.max_steps, goal=args.goal)
     model, checkpoint = None, None
     if args.baseline == "ghvae":
-        from ghvae_env.envs.assets import resolve_device, warn_model_vs_simulator
+        from ghvae_env._device import resolve_device
+        from ghvae_env.envs.assets import warn_model_vs_simulator
         from ghvae_env.model import load_model
 
         try:

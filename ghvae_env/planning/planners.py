@@ -2,13 +2,10 @@
 
 Each iteration draws ``N = num_samples`` candidate sequences (``N x H x A``), imagines their
 futures with ONE batched ``model.rollout`` call (the context repeated N times) and scores the
-``N x H x 3 x 64 x 64`` predictions against the goal image. The model is anything with
-
-    rollout(context_frames: B x C x 3 x 64 x 64, actions: B x (C-1+H) x A,
-            num_samples=1, generator=None) -> B x H x 3 x 64 x 64
-
-(:class:`~ghvae_env.model.GHVAE`, the simulator-backed
-:class:`~ghvae_env.planning.tasks.SimulatorModel`, a test double).
+``N x H x 3 x 64 x 64`` predictions against the goal image. The model is a
+:class:`~ghvae_env.model.api.WorldModel` (the GHVAE, SVG', your own); the planner calls only
+its ``rollout``, so the simulator-backed :class:`~ghvae_env.planning.policies.SimulatorModel`
+and test doubles that implement just ``rollout`` plan as well.
 
 * CEM (Rubinstein 1999; Visual Foresight): refit a diagonal Gaussian to the ``num_elites``
   lowest-cost candidates.
@@ -27,34 +24,23 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import torch
 
+from ghvae_env._device import model_device
+from ghvae_env.model.api import WorldModel
 from ghvae_env.planning.config import PlannerConfig
 from ghvae_env.planning.costs import CostFn, PixelGoalCost, check_costs
 
-__all__ = ["RolloutModel", "PlanResult", "Planner", "PlanningError"]
+__all__ = ["PlanResult", "Planner", "PlanningError"]
 
 _MIN_STD = 1e-3  # CEM std floor: a single-elite refit must not freeze the search entirely
 
 
 class PlanningError(RuntimeError):
     """The model or the inputs handed to the planner do not fit together."""
-
-
-@runtime_checkable
-class RolloutModel(Protocol):
-    """What a planner needs from a world model (see the module docstring for shapes)."""
-
-    def rollout(
-        self,
-        context_frames: torch.Tensor,
-        actions: torch.Tensor,
-        num_samples: int = 1,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor: ...
 
 
 @dataclass
@@ -104,16 +90,6 @@ class PlanResult:
         }
 
 
-def _model_device(model: object) -> torch.device:
-    params = getattr(model, "parameters", None)
-    if callable(params):
-        try:
-            return next(iter(params())).device
-        except (StopIteration, TypeError):
-            pass
-    return torch.device("cpu")
-
-
 def _seeds(seed: int | None) -> tuple[int, int]:
     """Two independent 63-bit seeds (planner noise, model latents) from one seed."""
     seq = np.random.SeedSequence(seed)
@@ -141,7 +117,7 @@ class Planner:
 
     def __init__(
         self,
-        model: RolloutModel,
+        model: WorldModel,
         config: PlannerConfig | None = None,
         cost_fn: CostFn | None = None,
         device: torch.device | str | None = None,
@@ -160,7 +136,7 @@ class Planner:
         self.cost_fn: CostFn = (
             cost_fn if cost_fn is not None else PixelGoalCost.from_config(self.config)
         )
-        self.device = torch.device(device) if device is not None else _model_device(model)
+        self.device = torch.device(device) if device is not None else model_device(model)
         c = self.config
         self._low = torch.tensor(c.action_low, dtype=torch.float32)  # (A,)
         self._high = torch.tensor(c.action_high, dtype=torch.float32)

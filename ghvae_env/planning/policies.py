@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from ghvae_env.data.frames import to_float_chw
+from ghvae_env.model.api import WorldModel
 from ghvae_env.planning.agent import Policy, VisualMPCAgent, check_policy_inputs
 from ghvae_env.planning.config import PlannerConfig
 from ghvae_env.planning.costs import CostFn
-from ghvae_env.planning.planners import RolloutModel
 
 __all__ = [
     "RandomPolicy",
@@ -140,7 +140,7 @@ def make_policy(
     kind: str,
     env: gym.Env,
     config: PlannerConfig | None = None,
-    model: RolloutModel | None = None,
+    model: WorldModel | None = None,
     imagine: bool = False,
 ) -> Policy:
     """One of :data:`POLICIES`: ``"ghvae"`` (the agent planning in ``model``), ``"oracle"``

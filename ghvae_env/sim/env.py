@@ -8,15 +8,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ghvae_env.sim.scene import ACTION_DIM, SceneConfig, TabletopScene
+from ghvae_env.sim.scene import SceneConfig, TabletopScene
+from ghvae_env.spaces import InvalidActionError, action_space, validate_actions
 
 __all__ = ["RoboNetSimEnv", "InvalidActionError", "MAX_EPISODE_STEPS"]
 
 MAX_EPISODE_STEPS = 30  # registration's TimeLimit: the length of the generated training clips
-
-
-class InvalidActionError(ValueError):
-    """An action the simulator refuses (wrong shape or dtype, NaN or inf)."""
 
 
 class RoboNetSimEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -100,7 +97,7 @@ class RoboNetSimEnv(gym.Env[np.ndarray, np.ndarray]):
         self.scene_config = scene_config if scene_config is not None else SceneConfig()
         size = self.scene_config.image_size
         self.observation_space = spaces.Box(0, 255, (size, size, 3), np.uint8)
-        self.action_space = spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
+        self.action_space = action_space()
         self.metadata = {**self.metadata, "render_fps": self.scene_config.control_freq}
         self._scene: TabletopScene | None = TabletopScene(self.scene_config)
         self._needs_reset = True
@@ -129,7 +126,7 @@ class RoboNetSimEnv(gym.Env[np.ndarray, np.ndarray]):
         scene = self._live_scene()
         if self._needs_reset:
             raise gym.error.ResetNeeded("call reset() before step()")
-        a = _validate_action(action)
+        a = validate_actions(action)
         obs = scene.step(a)
         return obs, 0.0, False, False, self._info()
 
@@ -186,24 +183,3 @@ class RoboNetSimEnv(gym.Env[np.ndarray, np.ndarray]):
             "gripper_gap": scene.gripper_gap,
             "state": scene.get_sim_state(),
         }
-
-
-def _validate_action(action: Any) -> np.ndarray:
-    """Check an action and return it as a clipped float64 (4,) array (a new array)."""
-    try:
-        a = np.asarray(action)
-    except Exception as e:  # ragged sequences and the like
-        raise InvalidActionError(
-            f"action must be a float array of shape ({ACTION_DIM},), actual value: {action!r}"
-        ) from e
-    if not np.issubdtype(a.dtype, np.floating):
-        raise InvalidActionError(
-            f"action must have a float dtype, actual value: dtype {a.dtype} ({action!r})"
-        )
-    if a.shape != (ACTION_DIM,):
-        raise InvalidActionError(
-            f"action must have shape ({ACTION_DIM},), actual value: shape {a.shape}"
-        )
-    if not np.all(np.isfinite(a)):
-        raise InvalidActionError(f"action must be finite, actual value: {a.tolist()}")
-    return np.clip(a.astype(np.float64), -1.0, 1.0)

@@ -37,6 +37,7 @@ import numpy as np
 
 from ghvae_env.sim._render import OffscreenRenderer, configure_gl_backend
 from ghvae_env.sim._shapes import SHAPES
+from ghvae_env.spaces import ACTION_DIM
 
 if TYPE_CHECKING:
     import mujoco
@@ -57,7 +58,6 @@ __all__ = [
     "SHAPES",
 ]
 
-ACTION_DIM = 4
 MAX_SLOTS = 3  # state vectors are padded to this many objects
 STATE_LABELS: tuple[str, ...] = (
     ("eef_x", "eef_y", "eef_z", "gripper_gap")

@@ -137,14 +137,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     import time
 
     from ghvae_env.data.dataset import VideoDataset
-    from ghvae_env.model import load_model
+    from ghvae_env.model import GHVAE, load_model
     from ghvae_env.training.evaluate import evaluate_rollouts
 
     t0 = time.time()
     apply_threads(args.threads, device=args.device)
     model = load_model(args.checkpoint, device=args.device)
     info = model.checkpoint_info
+    hierarchical = isinstance(model, GHVAE)
     if args.modules is not None:
+        if not hierarchical:
+            raise ValueError(
+                f"--modules needs a GHVAE checkpoint; {info['path']} holds a {model.model_type}"
+            )
         model = model.truncated(args.modules)
     ds = VideoDataset(args.data, window=args.context + args.horizon, split=args.split)
     res = evaluate_rollouts(
@@ -158,7 +163,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
     res.update(
         checkpoint=info["path"],
-        modules=model.num_modules,
+        modules=model.num_modules if hierarchical else 1,
         data=args.data,
         split=args.split,
         clips_requested=args.clips,

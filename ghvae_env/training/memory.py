@@ -65,7 +65,7 @@ def measure_step_memory(
     opt.step()
     result = {
         "phase": phase.name,
-        "num_modules": model.num_modules,
+        "num_modules": getattr(model, "num_modules", 1),  # GHVAE: K; a flat model: 1
         "params_total": sum(p.numel() for p in model.parameters()),
         "params_trainable": sum(p.numel() for p in params),
         "weights": _nbytes(model.parameters()),

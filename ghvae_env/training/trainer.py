@@ -32,12 +32,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ghvae_env._device import resolve_device
 from ghvae_env._io import atomic_path
 from ghvae_env._threads import ThreadsError, apply_threads, resolve_threads
 from ghvae_env.data.frames import to_float_chw
 from ghvae_env.model.checkpoint import (
     atomic_torch_save,
     build_model,
+    checkpoint_payload,
     read_checkpoint,
     save_checkpoint,
 )
@@ -171,6 +173,8 @@ def freeze_for_stage(model: GHVAE, phase: Phase) -> list[nn.Parameter]:
         model.requires_grad_(True)
         model.train()
         return list(model.parameters())
+    if not isinstance(model, GHVAE):
+        raise TrainError(f"a {phase.kind} phase needs a GHVAE, got a {type(model).__name__}")
     K = model.num_modules
     model.requires_grad_(False)
     model.eval()
@@ -197,11 +201,18 @@ def stage_parameters(model: GHVAE, k: int) -> list[nn.Parameter]:
 class _Objective(nn.Module):
     """Wraps model.loss so DDP sees one forward producing the scalar loss."""
 
-    def __init__(self, model: GHVAE, phase: Phase) -> None:
+    def __init__(self, model: nn.Module, phase: Phase) -> None:
         super().__init__()
         self.model = model
-        self.stage = phase.module
-        self.frozen_below = phase.module if phase.kind == "greedy" else 1
+        # a hierarchical phase names its stage; a flat model's loss trains everything
+        self.stages = (
+            {}
+            if phase.kind == "full"
+            else {
+                "stage": phase.module,
+                "frozen_below": phase.module if phase.kind == "greedy" else 1,
+            }
+        )
 
     def forward(
         self,
@@ -210,14 +221,7 @@ class _Objective(nn.Module):
         generator: torch.Generator | None,
         beta: float | None = None,
     ):
-        return self.model.loss(
-            frames,
-            actions,
-            stage=self.stage,
-            frozen_below=self.frozen_below,
-            generator=generator,
-            beta=beta,
-        )
+        return self.model.loss(frames, actions, generator=generator, beta=beta, **self.stages)
 
 
 # ---------------------------------------------------------------------- distributed
@@ -247,13 +251,15 @@ def _init_distributed(device: torch.device) -> _Dist:
 
 
 def _pick_device(name: str, local_rank: int) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise TrainError("device='cuda' requested but torch.cuda.is_available() is False")
-        name = f"cuda:{local_rank}"
-    return torch.device(name)
+    try:
+        return resolve_device(name, local_rank)
+    except ValueError as e:
+        raise TrainError(str(e)) from None
+
+
+def _num_modules(model: nn.Module) -> int:
+    """K of a GHVAE; 1 for a flat model (one end-to-end phase)."""
+    return model.num_modules if isinstance(model, GHVAE) else 1
 
 
 # ---------------------------------------------------------------------- the loop
@@ -387,7 +393,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         if dist.main:
             (run / "train_args.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     model.to(device)
-    K = model.num_modules
+    K = _num_modules(model)
     phases = _phases(cfg, first_module, K)
     provenance = {
         "dataset": train_ds.provenance,
@@ -466,7 +472,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             **{f"final_{k}": v for k, v in last_scalars.items()},
         }
         # after greedy stage k the trained model is modules 1..k (modules above are untrained)
-        trained = model.truncated(phase.module)
+        trained = model.truncated(phase.module) if phase.kind == "greedy" else model
         if dist.main and heldout_ds is not None:
             model.eval()
             ev = evaluate_rollouts(
@@ -530,18 +536,8 @@ def _save_state(
     dist: _Dist,
 ) -> None:
     if dist.main:
-        from ghvae_env.model.checkpoint import FORMAT, FORMAT_VERSION
-
         state = {
-            "model": {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "model_type": model.model_type,
-                "config": model.config.to_dict(),
-                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                "history": history,
-                "provenance": provenance,
-            },
+            "model": checkpoint_payload(model, provenance=provenance, history=history),
             "optimizer": None if opt is None else opt.state_dict(),
             "phase_idx": phase_idx,
             "step": step,

@@ -11,7 +11,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from ghvae_env.envs import assets as env_assets
-from ghvae_env.envs.ghvae_env import (
+from ghvae_env.envs.model_env import (
     SUCCESS_DISTANCE,
     GHVAERoboNetEnv,
     InvalidOptionError,
@@ -39,7 +39,7 @@ def _rollout(env, seed: int, steps: int = 4, options=None) -> np.ndarray:
 
 def test_registration_and_spaces(env):
     spec = gym.spec("GHVAE-RoboNet-v0")
-    assert spec.entry_point == "ghvae_env.envs.ghvae_env:GHVAERoboNetEnv"
+    assert spec.entry_point == "ghvae_env.envs.model_env:GHVAERoboNetEnv"
     assert spec.vector_entry_point == "ghvae_env.envs.vector:GHVAERoboNetVectorEnv"
     assert spec.max_episode_steps is None and spec.nondeterministic is False  # the clip ends it
     assert isinstance(env.unwrapped, GHVAERoboNetEnv)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
 
-from ghvae_env.envs.ghvae_env import InvalidOptionError
+from ghvae_env.envs.model_env import InvalidOptionError
 from ghvae_env.envs.vector import GHVAERoboNetVectorEnv
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
 
-from ghvae_env.envs.ghvae_env import InvalidActionError, InvalidOptionError
+from ghvae_env.envs.model_env import InvalidActionError, InvalidOptionError
 from ghvae_env.envs.vector import GHVAERoboNetVectorEnv
 
 

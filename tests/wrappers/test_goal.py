@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from ghvae_env.envs.ghvae_env import InvalidOptionError
+from ghvae_env.envs.model_env import InvalidOptionError
 from ghvae_env.wrappers import GoalConditionedWrapper
 
 ACTION = np.array([0.2, 0.1, -0.4, -1.0], dtype=np.float32)
