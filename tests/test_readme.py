@@ -8,6 +8,8 @@ software or run for minutes, so they are not run here; ``.ci/run`` runs the test
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 import gymnasium as gym
@@ -28,6 +30,8 @@ def test_readme_has_the_snippets_it_promises():
     assert 'gym.make("GHVAE-RoboNet-v0")' in first and "reward" in first  # says what it is
     assert any("HerReplayBuffer" in b for b in blocks)
     assert any("GymWrapper" in b for b in blocks)
+    # a user's own model in the env, through Gymnasium's checker (README "Your own model")
+    assert any("model=CopyLastFrame()" in b and "check_env(" in b for b in blocks)
 
 
 @pytest.mark.parametrize("index", range(len(_python_blocks())))
@@ -36,7 +40,9 @@ def test_readme_python_snippet_runs(index, one_torch_thread, monkeypatch):
     for module in re.findall(r"^from (stable_baselines3|torchrl)\b", code, re.M):
         pytest.importorskip(module)
     monkeypatch.setenv("MUJOCO_GL", "egl")
-    namespace: dict[str, object] = {"__name__": f"readme_block_{index}"}
+    module = types.ModuleType(f"readme_block_{index}")  # a real module: dataclasses need one
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
     exec(compile(code, f"README.md python block {index}", "exec"), namespace)  # noqa: S102
     for obj in namespace.values():  # close what the snippet opened (envs, vector envs)
         if isinstance(obj, gym.Env | gym.vector.VectorEnv):
