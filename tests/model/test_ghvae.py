@@ -226,3 +226,34 @@ def test_prior_learns_through_prior_kl_weight_even_with_zero_beta():
             p.grad.abs().sum() for p in model.blocks[0].posterior.parameters() if p.grad is not None
         )
         assert float(post_grad) > 0  # the posterior still learns through reconstruction
+
+
+def test_start_without_context_actions_names_them_instead_of_failing_in_a_conv(tiny_model):
+    """Bug: C > 1 frames without context_actions failed inside a conv ("expected 20 channels,
+    got 16"); now a ValueError names the missing argument. C = 1 needs none."""
+    ctx = torch.rand(2, 3, 3, 64, 64)
+    with pytest.raises(ValueError, match=r"3 context frames need context_actions B x 2 x 4"):
+        tiny_model.start(ctx)
+    with pytest.raises(ValueError, match=r"context_actions must be B x \(C-1\) x 4"):
+        tiny_model.start(ctx, torch.zeros(2, 1, 4))
+    state = tiny_model.start(ctx[:, :1])
+    # complete state: the zero prior state prior_K starts from, not None
+    assert state.prior is not None and not state.prior[0].any()
+
+
+def test_rollout_state_assign_refuses_before_mutating(tiny_model):
+    """Bug: assign wrote hiddens and frame before it raised on a missing prior state."""
+    from ghvae_env.model.ghvae import RolloutState
+
+    state = tiny_model.start(torch.rand(3, 2, 3, 64, 64), torch.zeros(3, 1, 4))
+    other = tiny_model.start(torch.rand(1, 2, 3, 64, 64), torch.zeros(1, 1, 4))
+    before = [h.clone() for h in state.hiddens], state.frame.clone()
+    broken = RolloutState(other.hiddens, None, other.frame)
+    with pytest.raises(ValueError, match="prior"):
+        state.assign(torch.tensor([1]), broken)
+    with pytest.raises(ValueError, match="hidden levels"):
+        state.assign(torch.tensor([1]), RolloutState(other.hiddens[:1], other.prior, other.frame))
+    assert all(torch.equal(h, b) for h, b in zip(state.hiddens, before[0], strict=True))
+    assert torch.equal(state.frame, before[1])
+    state.assign(torch.tensor([1]), other)
+    assert torch.equal(state.frame[1], other.frame[0])
