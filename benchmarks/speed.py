@@ -116,8 +116,6 @@ def count_flops(cls: type, config, train_frames: int | None) -> dict[str, Any]:
     stage, of a ``cls(config)`` built on the meta device (no weights, no arithmetic)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ghvae_env.training.trainer import Phase, freeze_for_stage
-
     with torch.device("meta"):
         m = cls(config).eval()
         A = config.action_dim
@@ -131,7 +129,7 @@ def count_flops(cls: type, config, train_frames: int | None) -> dict[str, Any]:
         frames = torch.rand(1, train_frames, 3, 64, 64)
         actions = torch.zeros(1, train_frames - 1, A)
         for k in range(1, m.num_modules + 1):
-            freeze_for_stage(m, Phase("greedy", k, 1))
+            _freeze_greedy(m, k)
             with FlopCounterMode(display=False) as c:
                 m.loss(frames, actions, stage=k, frozen_below=k)["loss"].backward()
             out["per_training_clip"][f"greedy-{k}"] = int(c.get_total_flops())
@@ -176,12 +174,19 @@ def frames_per_s(model, batch: int, min_steps: int, min_seconds: float, seed: in
     return batch * n / seconds
 
 
+def _freeze_greedy(model: torch.nn.Module, stage: int) -> list[torch.nn.Parameter]:
+    """Greedy stage ``stage`` as the trainer's ``freeze_for_stage`` sets it up (module k
+    trainable, in train mode; the rest frozen, eval), for either code's GHVAE class."""
+    model.requires_grad_(False).eval()
+    block = model.blocks[stage - 1]
+    block.requires_grad_(True).train()
+    return list(block.parameters())
+
+
 def train_step_fn(model, stage: int, batch: int, frames_per_clip: int) -> Callable[[int], None]:
     """The trainer's greedy step on a private copy: loss, backward, grad clip, Adam."""
-    from ghvae_env.training.trainer import Phase, freeze_for_stage
-
     m = copy.deepcopy(model)
-    params = freeze_for_stage(m, Phase("greedy", stage, 1))
+    params = _freeze_greedy(m, stage)
     opt = torch.optim.Adam(params, lr=1e-4)
     g = torch.Generator().manual_seed(stage)
     frames = torch.rand(batch, frames_per_clip, 3, 64, 64, generator=g)
