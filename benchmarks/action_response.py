@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import out_help, resolve_out
+from _common import command_string, out_help, resolve_out
 
 from ghvae_env.data.frames import to_float_chw, to_uint8_hwc
 from ghvae_env.envs.assets import load_clips
@@ -85,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return float((preds[a] - preds[b]).abs().mean())
 
     result = {
-        "command": "python "
-        + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
+        "command": command_string("action_response.py", argv),
         "checkpoint": model.checkpoint_info["path"],
         "num_clips": int(n),
         "horizon": args.horizon,

@@ -60,8 +60,9 @@ from _common import (
 )
 
 from ghvae_env.data.frames import to_float_chw, to_uint8_hwc
+from ghvae_env.model.losses import PSNR_CAP_DB
 
-PSNR_CAP = 100.0  # dB for identical frames, as ghvae_env.training.evaluate.frame_psnr
+PSNR_CAP = PSNR_CAP_DB  # identical frames: 100 dB (ghvae_env.model.losses)
 ERROR_GAIN = 2.0  # the |error| panel of the grid shows 2 x mean |sim - imagined| over RGB
 
 
@@ -236,7 +237,7 @@ def frame_scores(
     S = pred.shape[1]
     out: dict[str, Any] = {}
     for name, fn, higher in (
-        ("psnr", lambda p, t: np.minimum(psnr(p, t), PSNR_CAP), True),
+        ("psnr", psnr, True),  # capped at PSNR_CAP
         ("ssim", ssim, True),
         ("lpips", lambda p, t: lpips(p, t, weights_path=lpips_weights), False),
     ):

@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
-from _common import out_help, resolve_out
+from _common import command_string, machine_info, out_help, resolve_out, today
 
 from ghvae_env.model import GHVAE, GHVAEConfig
 from ghvae_env.training.memory import measure_step_memory
@@ -130,16 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         f"greedy {fit['greedy']['params'] / 1e6:.2f}M params, e2e {fit['e2e']['params'] / 1e6:.2f}M params"
     )
     result = {
-        "command": "python "
-        + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
+        "command": command_string("memory.py", argv),
         "config": vars(args),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "torch": str(torch.__version__),
-            "device": args.device,
-        },
-        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine_info(args.device),
+        "date": today(),
         "rows": rows,
         "largest_fitting": {"budget_mib": args.budget_mib, "modules": args.budget_modules, **fit},
         "wall_s": round(time.time() - t0, 1),

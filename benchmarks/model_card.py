@@ -15,23 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
 import sys
 from pathlib import Path
 
+from _common import command_string, machine_info
+
 from ghvae_env.envs.assets import scene_version_of_provenance
 from ghvae_env.model import read_checkpoint
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Training",
         f"- command: `{train_cmd}`",
-        f"- hardware: {_cpu()}, {os.cpu_count()} CPU cores, no GPU; world size {prov.get('world_size')}",
+        f"- hardware: {machine_info()['processor']}, {os.cpu_count()} CPU cores, no GPU; world size {prov.get('world_size')}",
         f"- wall time {wall / 60:.1f} min in all:",
         "",
         "| phase | steps | wall (s) | final loss | final MSE | final KL (nats/frame) | train PSNR (dB, teacher-forced) |",
@@ -143,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         "model (`paper-6` on a GPU) for research claims.",
         "- Episodes of the env run 30 steps; the model was trained on 10-frame windows.",
         "",
-        f"_Card written by `python {shlex.join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])])}`._",
+        f"_Card written by `{command_string('model_card.py', argv)}`._",
         "",
     ]
     out = Path(args.out)

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import torch
-from _common import out_help, resolve_out
+from _common import command_string, machine_info, out_help, resolve_out, today
 
 import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
 from ghvae_env._device import resolve_device
@@ -124,9 +121,7 @@ def markdown_table(summaries: dict[str, dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    command = shlex.join(
-        ["python", "benchmarks/planning.py", *(sys.argv[1:] if argv is None else argv)]
-    )
+    command = command_string("planning.py", argv)
     print(f"command: {command}", flush=True)
     policies = [name.strip() for name in args.policies.split(",") if name.strip()]
     unknown = sorted(set(policies) - set(ALL_POLICIES))
@@ -195,14 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         "planners": {name: c.to_dict() for name, c in configs.items()},
         "checkpoints": {name: m.checkpoint_info.get("path") for name, m in models.items()},
         "task_seeds": [t.seed for t in tasks],
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "torch": str(torch.__version__),
-            "threads": torch.get_num_threads(),
-            "device": args.device,
-        },
-        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine_info(args.device),
+        "date": today(),
         "summary": summaries,
         "episodes": episodes,
         "wall_s": round(time.time() - t0, 1),

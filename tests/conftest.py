@@ -82,3 +82,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port no process listens on now (bind port 0, read it back): DDP tests'
+    --master-port, so that parallel runs and other processes never collide."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -59,5 +59,6 @@ def test_install_instructions_hold_with_and_without_a_gpu():
     assert "on a CPU-only machine it is the CPU wheel" not in text  # true only on one machine
     ci = (README.parent / ".ci" / "run").read_text()
     assert 'pip install torch==2.13.0 && pip install -e ".[test]"' in ci
+    assert "ruff check . && ruff format --check ." in ci  # lint and format run in CI
     pyproject = (README.parent / "pyproject.toml").read_text()
     assert '"torchrl==0.14.1"' in pyproject

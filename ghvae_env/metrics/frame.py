@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ghvae_env.metrics._common import MetricUnavailable, as_float_video, check_same_shape
+from ghvae_env.model.losses import PSNR_CAP_DB
 
 __all__ = ["SSIM_SETTINGS", "psnr", "ssim"]
 
@@ -47,8 +48,9 @@ def psnr(
     """Peak signal-to-noise ratio of every frame, in dB: ``B x T`` float64.
 
     ``PSNR = 10 log10(data_range**2 / MSE)`` with the MSE over the ``3 x H x W`` pixels of
-    one frame (computed in float64); equals ``skimage.metrics.peak_signal_noise_ratio``.
-    Identical frames give ``+inf``.
+    one frame (computed in float64); equals ``skimage.metrics.peak_signal_noise_ratio`` up
+    to the package's one cap: the MSE is floored at ``1e-10 * data_range**2``, so identical
+    frames give :data:`~ghvae_env.model.losses.PSNR_CAP_DB` = 100 dB, not ``+inf``.
 
     Args:
         pred: float ``B x T x 3 x H x W`` in [0, 1], or uint8 ``B x T x H x W x 3``.
@@ -64,8 +66,8 @@ def psnr(
         raise ValueError(f"data_range must be a finite number > 0, got {data_range!r}")
     p, t = _pair(pred, target)
     mse = (p - t).pow(2).flatten(2).mean(dim=2).numpy()  # (B, T)
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(float(data_range) ** 2 / mse)
+    floor = float(data_range) ** 2 * 10.0 ** (-PSNR_CAP_DB / 10.0)
+    return 10.0 * np.log10(float(data_range) ** 2 / np.maximum(mse, floor))
 
 
 def ssim(pred: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor) -> np.ndarray:

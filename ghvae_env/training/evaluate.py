@@ -8,16 +8,9 @@ import numpy as np
 import torch
 
 from ghvae_env.data.frames import to_float_chw
+from ghvae_env.model.losses import frame_psnr  # one PSNR, capped at 100 dB (PSNR_CAP_DB)
 
 __all__ = ["evaluate_rollouts", "frame_psnr"]
-
-
-def frame_psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """PSNR (dB, data range 1) per frame: ... x 3 x H x W -> ...; identical frames give 100 dB."""
-    mse = (pred.float() - target.float()).pow(2).mean(dim=(-3, -2, -1))
-    return torch.where(
-        mse > 0, -10.0 * torch.log10(mse.clamp_min(1e-10)), torch.full_like(mse, 100.0)
-    )
 
 
 @torch.no_grad()

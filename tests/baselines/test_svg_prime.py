@@ -218,14 +218,14 @@ def test_cli_trains_svg_prime(toy_data, tmp_path):
     assert isinstance(load_model(tmp_path / "r" / "model.pt"), SVGPrime)
 
 
-def test_ddp_two_processes_gloo(toy_data, tmp_path):
+def test_ddp_two_processes_gloo(toy_data, tmp_path, free_port):
     import os
     import subprocess
     import sys
 
     run = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-           "--master-port", "29519", "-m", "ghvae_env", "train", "--model", "svg-prime",
+           "--master-port", str(free_port), "-m", "ghvae_env", "train", "--model", "svg-prime",
            "--data", toy_data, "--out", str(run), "--preset", "tiny", "--steps", "2",
            "--batch-size", "1", "--horizon", "3", "--eval-clips", "2", "--no-progress",
            "--device", "cpu"]  # fmt: skip

@@ -7,8 +7,8 @@ import pytest
 
 from ghvae_env.data.frames import to_uint8_hwc
 from ghvae_env.planning.agent import VisualMPCAgent
-from ghvae_env.planning.policies import NoOpPolicy, RandomPolicy
 from ghvae_env.planning.config import PlannerConfig
+from ghvae_env.planning.policies import NoOpPolicy, RandomPolicy
 
 ACTIONS = np.zeros((1, 4), np.float32)
 

@@ -16,8 +16,8 @@ import torch
 import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
 from ghvae_env.model import GHVAE, GHVAEConfig, load_model, save_checkpoint
 from ghvae_env.planning.agent import VisualMPCAgent
-from ghvae_env.planning.policies import NoOpPolicy, SimulatorModel, make_oracle_agent
 from ghvae_env.planning.config import PlannerConfig
+from ghvae_env.planning.policies import NoOpPolicy, SimulatorModel, make_oracle_agent
 from ghvae_env.planning.tasks import (
     PushTaskConfig,
     TaskConfigError,

@@ -67,21 +67,6 @@ def test_evaluate_cli_writes_json(tmp_path, tiny_model, toy_data, capsys):
     assert json.loads(out.read_text())["modules"] == 1
 
 
-def test_show_writes_png(tmp_path, toy_data):
-    import imageio.v3 as iio
-
-    out = tmp_path / "sheet.png"
-    assert (
-        main(
-            ["show", "--data", toy_data, "--out", str(out), "--trajectories", "2", "--frames", "3"]
-        )
-        == 0
-    )
-    img = iio.imread(out)
-    assert img.shape == (2 * 68 * 2, 3 * 68 * 2, 3)
-    assert main(["show", "--data", toy_data, "--out", str(out), "--trajectories", "0"]) == 2
-
-
 def test_greedy_step_holds_less_than_e2e():
     model = GHVAE(GHVAEConfig.preset("tiny", num_modules=3))
     g = measure_step_memory(model, Phase("greedy", 3, 1), batch_size=2, window=4)

@@ -198,7 +198,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(toy_data, tmp_path):
         assert torch.equal(x, y), f"{n} differs after resume"
 
 
-def test_ddp_two_processes_gloo(toy_data, tmp_path):
+def test_ddp_two_processes_gloo(toy_data, tmp_path, free_port):
     run = tmp_path / "ddp"
     cmd = [
         sys.executable,
@@ -207,7 +207,7 @@ def test_ddp_two_processes_gloo(toy_data, tmp_path):
         "--nproc-per-node",
         "2",
         "--master-port",
-        "29517",
+        str(free_port),
         "-m",
         "ghvae_env",
         "train",

@@ -1,4 +1,4 @@
-"""Smoke-run examples/visual_mpc.py and benchmarks/planning.py --quick on a tiny checkpoint."""
+"""Smoke-run benchmarks/planning.py --quick on a tiny checkpoint (the simulator checks plans)."""
 
 from __future__ import annotations
 
@@ -34,18 +34,6 @@ def _run(script: str, *args: str, cwd: Path) -> str:
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
-
-
-def test_visual_mpc_example(checkpoint, tmp_path):
-    gif = tmp_path / "mpc.gif"
-    stdout = _run(
-        "examples/visual_mpc.py", "--checkpoint", checkpoint, "--steps", "2", "--samples", "4",
-        "--iterations", "1", "--horizon", "3", "--device", "cpu", "--out", str(gif), cwd=tmp_path,
-    )  # fmt: skip
-    assert stdout.startswith("command: python examples/visual_mpc.py --checkpoint")
-    assert gif.stat().st_size > 0
-    saved = json.loads((tmp_path / "mpc.gif.json").read_text())
-    assert saved["result"]["steps"] == 2 and saved["planner"]["num_samples"] == 4
 
 
 def test_planning_benchmark_quick(checkpoint, tmp_path):

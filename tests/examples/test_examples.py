@@ -64,3 +64,16 @@ def test_sb3_ppo(assets, tmp_path):
     assert "mean episode return" in stdout
     assert (out / "ppo_ghvae.zip").is_file()
     assert json.loads((out / "config.json").read_text())["episodes"] == 4
+
+
+@pytest.mark.sim
+def test_visual_mpc_example(assets, tmp_path):
+    gif = tmp_path / "mpc.gif"
+    stdout = _run(
+        "visual_mpc.py", "--checkpoint", str(assets["checkpoint"]), "--steps", "2", "--samples", "4",
+        "--iterations", "1", "--horizon", "3", "--device", "cpu", "--out", str(gif), cwd=tmp_path,
+    )  # fmt: skip
+    assert stdout.startswith("command: python examples/visual_mpc.py --checkpoint")
+    assert gif.stat().st_size > 0
+    saved = json.loads((tmp_path / "mpc.gif.json").read_text())
+    assert saved["result"]["steps"] == 2 and saved["planner"]["num_samples"] == 4
