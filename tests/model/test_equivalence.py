@@ -61,3 +61,15 @@ def test_returned_frames_are_contiguous(bundled):
     frame, state = bundled.step(state, torch.zeros(2, 4))
     assert frame.is_contiguous()
     assert bundled.rollout(ctx, torch.zeros(2, 3, 4)).is_contiguous()
+
+
+def test_chunked_steps_equal_one_batch(tiny_model, monkeypatch, one_torch_thread):
+    """GHVAE.step runs large batches in cache-sized chunks: same frames, states and samples."""
+    import ghvae_env.model.ghvae as ghvae
+
+    ctx, actions = torch.rand(5, 2, 3, 64, 64), torch.rand(5, 4, 4)
+    whole = tiny_model.rollout(ctx, actions, generator=torch.Generator().manual_seed(3))
+    monkeypatch.setattr(ghvae, "STEP_CHUNK", 2)
+    chunked = tiny_model.rollout(ctx, actions, generator=torch.Generator().manual_seed(3))
+    assert chunked.is_contiguous() and chunked.shape == whole.shape
+    assert (chunked - whole).abs().max() <= 1e-5
