@@ -5,7 +5,7 @@
     greedily trained k-module model (same initial weights, same batches), evaluated as a
     k-module GHVAE (its top prior_k samples z^k). Is held-out PSNR monotonic in K?
 (b) Learned action-conditioned prior vs a uniform N(0, I) prior (seed Table 6):
-    ``TrainConfig(learned_prior=False)``, ``--k`` modules, same greedy steps.
+    ``TrainConfig(model_overrides=ModelOverrides(learned_prior=False))``, ``--k`` modules, same greedy steps.
 (c) Greedy vs end-to-end from scratch (seed Table 4): a ``--k``-module model with every
     module trainable from step 0 (``freeze_for_stage(model, Phase("e2e", K, steps))``, the
     trainer's e2e freezing, driven by an Adam loop here because the trainer only fine-tunes
@@ -49,7 +49,13 @@ from _common import (
 
 from ghvae_env.data.frames import to_float_chw
 from ghvae_env.model import GHVAE, GHVAEConfig, load_model, save_checkpoint
-from ghvae_env.training.trainer import Phase, TrainConfig, freeze_for_stage, train
+from ghvae_env.training.trainer import (
+    ModelOverrides,
+    Phase,
+    TrainConfig,
+    freeze_for_stage,
+    train,
+)
 
 
 # ----------------------------------------------------------------------------- models
@@ -317,7 +323,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # (b) uniform prior
     run_u, wall["uniform_prior"] = train_greedy(
-        args, f"uniform_prior_K{k}", modules=k, learned_prior=False
+        args,
+        f"uniform_prior_K{k}",
+        modules=k,
+        model_overrides=ModelOverrides(learned_prior=False),
     )
     uniform = evaluate(load_model(run_u / "model.pt"), heldout, args)
     print(f"(b) uniform prior K={k}: held-out PSNR {uniform['psnr']:.2f} dB", flush=True)

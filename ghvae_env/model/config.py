@@ -71,7 +71,9 @@ class GHVAEConfig:
     # two 3x3 convs there; True runs both at 32x32 and pixel-shuffles 4 x (RGB + mask) channels
     # up to 64x64, so no convolution touches the full resolution (issue 11, cpu-fast).
     pixel_shuffle_exit: bool = False
-    # default clip lengths for training windows (context + horizon); the trainer may override.
+    # the clips the model was trained on (context + horizon frames): a training run records its
+    # TrainConfig.context / .horizon here (training.trainer.model_config), so a checkpoint
+    # says how far it was trained to predict (model.api.ModelConfig).
     context_frames: int = 2
     horizon: int = 8
     preset_name: str = field(default="custom", compare=False)  # which preset this came from

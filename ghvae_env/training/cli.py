@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 
+from ghvae_env._dataclass_cli import add_options, from_args
 from ghvae_env._threads import add_threads_argument, apply_threads
+from ghvae_env.training.config import ModelOverrides, TrainConfig
 
 __all__ = ["add_parser"]
 
@@ -20,82 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "loss, progress, checkpoints, resume and DDP. "
         "Multi-process: torchrun --nproc-per-node N -m ghvae_env train ...",
     )
-    p.add_argument(
-        "--model",
-        default="ghvae",
-        choices=["ghvae", "svg-prime"],
-        help="ghvae (greedy) or svg-prime (the SVG' baseline, one end-to-end phase)",
-    )
-    p.add_argument(
-        "--data", required=True, help="directory of shards (ghvae generate) or RoboNet HDF5 files"
-    )
-    p.add_argument(
-        "--out", required=True, help="run directory (stage_<k>.pt, model.pt, last.pt, scalars.csv)"
-    )
-    p.add_argument(
-        "--preset",
-        default="tiny",
-        choices=["tiny", "cpu-small", "cpu-fast", "paper-6"],
-        help="model size preset (svg-prime: tiny | cpu-small, memory-matched to the GHVAE's)",
-    )
-    p.add_argument(
-        "--modules", type=int, default=None, help="number of modules K (default: the preset's)"
-    )
-    p.add_argument(
-        "--steps-per-module", type=int, default=1000, help="optimizer steps per greedy stage"
-    )
-    p.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        help="svg-prime: total optimizer steps (default: --steps-per-module)",
-    )
-    p.add_argument(
-        "--finetune-e2e",
-        type=int,
-        default=0,
-        metavar="STEPS",
-        help="end-to-end fine-tune steps after the greedy stages",
-    )
-    p.add_argument("--batch-size", type=int, default=16, help="clips per step per process")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of greedy stages")
-    p.add_argument(
-        "--finetune-lr", type=float, default=2e-4, help="Adam learning rate of the e2e fine-tune"
-    )
-    p.add_argument("--context", type=int, default=2, help="context frames per training clip")
-    p.add_argument("--horizon", type=int, default=8, help="predicted frames per training clip")
-    p.add_argument(
-        "--kl-warmup",
-        type=int,
-        default=500,
-        help="steps over which the KL weight ramps from 0 in each greedy stage",
-    )
-    p.add_argument("--beta", type=float, default=None, help="KL weight (default: the config's)")
-    p.add_argument(
-        "--uniform-prior",
-        action="store_true",
-        help="use N(0, I) instead of the learned prior (ablation)",
-    )
-    p.add_argument(
-        "--checkpoint-every", type=int, default=200, help="steps between RUN/last.pt checkpoints"
-    )
-    p.add_argument(
-        "--eval-clips", type=int, default=64, help="held-out clips scored after each stage"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the model init and the batches")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:i")
-    p.add_argument("--resume", action="store_true", help="continue RUN from RUN/last.pt")
-    p.add_argument(
-        "--from",
-        dest="init_from",
-        default=None,
-        metavar="CKPT",
-        help="checkpoint to stack new modules onto",
-    )
-    p.add_argument(
-        "--add-modules", type=int, default=0, metavar="N", help="modules to stack onto --from"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # every option but --threads is a field of TrainConfig / ModelOverrides: defaults and help
+    # live there (ghvae_env._dataclass_cli)
+    add_options(p, TrainConfig)
+    add_options(p, ModelOverrides)
     add_threads_argument(p)
     p.set_defaults(func=_run)
 
@@ -195,35 +125,9 @@ def _summary_line(res: dict) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ghvae_env.training.trainer import TrainConfig, train
+    from ghvae_env.training.trainer import train
 
-    cfg = TrainConfig(
-        data=args.data,
-        out=args.out,
-        preset=args.preset,
-        model=args.model,
-        steps=args.steps,
-        modules=args.modules,
-        steps_per_module=args.steps_per_module,
-        finetune_e2e=args.finetune_e2e,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        finetune_lr=args.finetune_lr,
-        context=args.context,
-        horizon=args.horizon,
-        checkpoint_every=args.checkpoint_every,
-        eval_clips=args.eval_clips,
-        seed=args.seed,
-        device=args.device,
-        resume=args.resume,
-        init_from=args.init_from,
-        add_modules=args.add_modules,
-        beta=args.beta,
-        kl_warmup=args.kl_warmup,
-        learned_prior=not args.uniform_prior,
-        progress=not args.no_progress,
-        threads=args.threads,
-    )
+    cfg = from_args(TrainConfig, args, model_overrides=from_args(ModelOverrides, args))
     summary = train(cfg)
     print(json.dumps(summary, indent=2))
     return 0

@@ -24,9 +24,9 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ from torch import nn
 
 from ghvae_env._device import resolve_device
 from ghvae_env._io import atomic_path
-from ghvae_env._threads import ThreadsError, apply_threads, resolve_threads
+from ghvae_env._threads import apply_threads
 from ghvae_env.data.frames import to_float_chw
 from ghvae_env.model.checkpoint import (
     atomic_torch_save,
@@ -45,109 +45,21 @@ from ghvae_env.model.checkpoint import (
 )
 from ghvae_env.model.config import GHVAEConfig
 from ghvae_env.model.ghvae import GHVAE
+from ghvae_env.training.config import ModelOverrides, TrainConfig, TrainError
 
-__all__ = ["TrainConfig", "TrainError", "train", "stage_parameters", "freeze_for_stage", "Phase"]
+if TYPE_CHECKING:
+    from ghvae_env.baselines.svg_prime import SVGPrimeConfig
 
-
-MODEL_CHOICES = ("ghvae", "svg-prime")
-
-
-class TrainError(ValueError):
-    """Bad training arguments or an inconsistent run directory."""
-
-
-@dataclass
-class TrainConfig:
-    """Arguments of one ``ghvae train`` run."""
-
-    data: str
-    out: str
-    preset: str = "tiny"
-    # "ghvae" (greedy, module by module) or "svg-prime" (the SVG' baseline, one end-to-end
-    # phase of ``steps`` steps; see ghvae_env.baselines)
-    model: str = "ghvae"
-    steps: int | None = None  # svg-prime: total steps (default: steps_per_module)
-    modules: int | None = None  # total modules; default: the preset's
-    steps_per_module: int = 1000
-    finetune_e2e: int = 0  # end-to-end steps after the greedy stages (0: none)
-    batch_size: int = 16  # per process
-    lr: float = 1e-3  # Adam; the seed does not give one for our widths
-    finetune_lr: float = 2e-4  # smaller: fine-tuning must not undo the greedy solution
-    grad_clip: float = 1.0  # guards the KL term's early spikes
-    # KL warm-up: beta ramps linearly from 0 over this many steps of each greedy stage. Without
-    # it the initial KL (~5e3 nats/frame, 40x the MSE term) made the optimizer collapse the
-    # posterior onto the prior first: the cpu-small tabletop model then ignored z, and with it
-    # the actions (prior-mean change under a different action: 8.5e-4).
-    kl_warmup: int = 500
-    context: int = 2  # clip = context + horizon frames, teacher-forced in training
-    horizon: int = 8
-    checkpoint_every: int = 200
-    eval_clips: int = 64  # held-out clips scored after each stage
-    seed: int = 0
-    device: str = "auto"
-    resume: bool = False
-    init_from: str | None = None  # checkpoint to stack onto (--from, with --add-modules)
-    add_modules: int = 0
-    beta: float | None = None
-    learned_prior: bool = True
-    progress: bool = True
-    # torch intra-op threads on the CPU; None: ghvae_env._threads' policy (usable cores minus
-    # the cores other processes keep busy): 2 threads beside a busy process ran 1.5-1.9x slower
-    threads: int | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)  # extra GHVAEConfig fields
-
-    def __post_init__(self) -> None:
-        def fail(name: str, expected: str, actual: Any) -> None:
-            raise TrainError(f"{name} must be {expected}, actual value: {actual!r}")
-
-        if self.model not in MODEL_CHOICES:
-            fail("model", f"one of {MODEL_CHOICES}", self.model)
-        if self.steps_per_module < 0:
-            fail("steps_per_module", ">= 0", self.steps_per_module)
-        if self.steps is not None and self.steps < 0:
-            fail("steps", ">= 0", self.steps)
-        if self.steps is not None and self.model == "ghvae":
-            fail("steps", "unset for ghvae (use steps_per_module)", self.steps)
-        if self.model == "svg-prime":
-            if self.init_from or self.add_modules:
-                fail(
-                    "init_from/add_modules", "unset for svg-prime (one flat model)", self.init_from
-                )
-            if self.finetune_e2e:
-                fail(
-                    "finetune_e2e",
-                    "0 for svg-prime (it is always trained end to end)",
-                    self.finetune_e2e,
-                )
-            if self.modules not in (None, 1):
-                fail("modules", "unset or 1 for svg-prime", self.modules)
-            if not self.learned_prior:
-                fail("learned_prior", "True for svg-prime (SVG-LP's prior is learned)", False)
-        if self.finetune_e2e < 0:
-            fail("finetune_e2e", ">= 0", self.finetune_e2e)
-        if self.batch_size < 1:
-            fail("batch_size", ">= 1", self.batch_size)
-        if not self.lr > 0 or not self.finetune_lr > 0:
-            fail("lr", "> 0", (self.lr, self.finetune_lr))
-        if self.context < 1 or self.horizon < 1:
-            fail("context/horizon", ">= 1", (self.context, self.horizon))
-        if self.kl_warmup < 0:
-            fail("kl_warmup", ">= 0", self.kl_warmup)
-        if self.checkpoint_every < 1:
-            fail("checkpoint_every", ">= 1", self.checkpoint_every)
-        if self.add_modules < 0:
-            fail("add_modules", ">= 0", self.add_modules)
-        if self.add_modules and not self.init_from:
-            fail(
-                "init_from", "a checkpoint path when add_modules > 0 (--from CKPT)", self.init_from
-            )
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            fail("device", "'auto', 'cpu' or 'cuda[:i]'", self.device)
-        try:
-            if self.threads is not None:
-                resolve_threads(self.threads)
-        except ThreadsError as e:
-            raise TrainError(str(e)) from None
+__all__ = [
+    "TrainConfig",
+    "TrainError",
+    "ModelOverrides",
+    "train",
+    "model_config",
+    "stage_parameters",
+    "freeze_for_stage",
+    "Phase",
+]
 
 
 @dataclass(frozen=True)
@@ -288,18 +200,27 @@ def _batch(dataset, cfg: TrainConfig, phase_idx: int, step: int, rank: int, devi
     return to_float_chw(frames, device), torch.as_tensor(actions, device=device), gen
 
 
-def _build_initial_model(cfg: TrainConfig, dist: _Dist) -> tuple[GHVAE, int, list[dict[str, Any]]]:
+def model_config(cfg: TrainConfig) -> GHVAEConfig | SVGPrimeConfig:
+    """The model config of a fresh run, built in this one place: the preset (``cfg.modules``
+    modules), the clips the run trains on (``context_frames``, ``horizon``: recorded, so the
+    checkpoint says how far it was trained to predict), then ``cfg.model_overrides``."""
+    if cfg.model == "svg-prime":
+        from ghvae_env.baselines.svg_prime import SVGPrimeConfig
+
+        base: GHVAEConfig | SVGPrimeConfig = SVGPrimeConfig.preset(cfg.preset)
+    else:
+        base = GHVAEConfig.preset(cfg.preset, num_modules=cfg.modules)
+    base = dataclasses.replace(base, context_frames=cfg.context, horizon=cfg.horizon)
+    return cfg.model_overrides.apply(base)
+
+
+def _build_initial_model(cfg: TrainConfig) -> tuple[nn.Module, int, list[dict[str, Any]]]:
     """A fresh model, or one stacked onto ``init_from`` (--add-modules). Returns first stage."""
     torch.manual_seed(cfg.seed)  # initial weights are part of the run's seed
-    overrides = dict(cfg.overrides)
-    if cfg.beta is not None:
-        overrides["beta"] = cfg.beta
-    overrides.setdefault("context_frames", cfg.context)
-    overrides.setdefault("horizon", cfg.horizon)
     if cfg.model == "svg-prime":
-        from ghvae_env.baselines.svg_prime import SVGPrime, SVGPrimeConfig
+        from ghvae_env.baselines.svg_prime import SVGPrime
 
-        return SVGPrime(SVGPrimeConfig.preset(cfg.preset, **overrides)), 1, []
+        return SVGPrime(model_config(cfg)), 1, []
     if cfg.init_from:
         payload = read_checkpoint(cfg.init_from)
         base = build_model(payload, cfg.init_from)
@@ -323,9 +244,7 @@ def _build_initial_model(cfg: TrainConfig, dist: _Dist) -> tuple[GHVAE, int, lis
                 f"--from {cfg.init_from}: weights do not fit the stacked model ({unexpected[:3]})"
             )
         return model, k0 + 1, list(payload.get("history", []))
-    overrides.setdefault("learned_prior", cfg.learned_prior)
-    config = GHVAEConfig.preset(cfg.preset, num_modules=cfg.modules, **overrides)
-    return GHVAE(config), 1, []
+    return GHVAE(model_config(cfg)), 1, []
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
@@ -388,7 +307,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         phase_idx, start_step = int(state["phase_idx"]), int(state["step"])
         opt_state = state["optimizer"]
     else:
-        model, first_module, history = _build_initial_model(cfg, dist)
+        model, first_module, history = _build_initial_model(cfg)
         phase_idx, start_step, opt_state = 0, 0, None
         if dist.main:
             (run / "train_args.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
