@@ -5,7 +5,7 @@ package does not import torch.
 """
 
 from ghvae_env.data.dataset import VideoDataset
-from ghvae_env.data.generate import generate
+from ghvae_env.data.generate import GeneratorConfig, generate, generate_from_config
 from ghvae_env.data.robonet import RoboNetFormatError, read_robonet_file
 from ghvae_env.data.shards import Shard, ShardError, list_shards, read_shard, write_shard
 
@@ -17,6 +17,8 @@ __all__ = [
     "Shard",
     "ShardError",
     "generate",
+    "generate_from_config",
+    "GeneratorConfig",
     "read_robonet_file",
     "RoboNetFormatError",
 ]

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ghvae_env._dataclass_cli import add_options, from_args, option
 from ghvae_env._io import atomic_path
 from ghvae_env.data.shards import (
     ACTION_DIM,
@@ -53,6 +54,7 @@ __all__ = [
     "GeneratorConfig",
     "DatasetMismatchError",
     "generate",
+    "generate_from_config",
     "episode_seed",
     "shard_name",
     "load_scene",
@@ -71,33 +73,22 @@ class DatasetMismatchError(ValueError):
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """Arguments of :func:`generate`; validated on construction.
+    """Arguments of :func:`generate` (and the options of ``ghvae generate``); validated on
+    construction. Episode ``j`` uses the seed :func:`episode_seed` ``(seed, j)``; a machine
+    makes the shards ``i`` with ``i % num_shards == shard_index``."""
 
-    Attributes:
-        scene: a key of :data:`SCENES`.
-        out: output directory (created if missing).
-        episodes: total episodes across all shards (>= 1).
-        steps: frames per episode ``T`` (>= 2); each episode has ``T - 1`` actions.
-        seed: base seed; episode ``j`` uses :func:`episode_seed` ``(seed, j)``.
-        workers: processes on this machine (1 = in-process, no spawn).
-        episodes_per_shard: episodes per shard file; the last shard may hold fewer.
-        shard_index: which residue class of shards this machine makes.
-        num_shards: how many machines split the shards (``shard_index < num_shards``).
-        progress: show a tqdm bar (episodes).
-    """
-
-    scene: str
-    out: Path
-    episodes: int
-    steps: int
-    seed: int = 0
-    workers: int = 1
+    scene: str = option(help="scene to roll out", choices=sorted(SCENES))
+    out: Path = option(help="output directory")
+    episodes: int = option(help="total episodes (all shards)")
+    steps: int = option(help="frames per episode T")  # T - 1 actions per episode
+    seed: int = option(0, "base seed")
+    workers: int = option(1, "processes on this machine")  # 1: in-process, no spawn
     # 100 x 30 frames of 64x64x3 is ~37 MB raw, a few MB compressed: files small enough
     # to write often (cheap resume), big enough not to flood the directory.
-    episodes_per_shard: int = 100
-    shard_index: int = 0
-    num_shards: int = 1
-    progress: bool = True
+    episodes_per_shard: int = option(100, "episodes per shard file")
+    shard_index: int = option(0, "this machine's index among --num-shards")
+    num_shards: int = option(1, "machines splitting the shards, e.g. a SLURM array")
+    progress: bool = option(True, "no progress bar", flag="--no-progress")
 
     def __post_init__(self) -> None:
         if self.scene not in SCENES:
@@ -317,21 +308,24 @@ def _check_or_write_manifest(cfg: GeneratorConfig, scene_metadata: dict) -> None
 
 
 def generate(
-    scene: str,
-    out: str | os.PathLike[str],
-    episodes: int,
-    steps: int,
-    seed: int = 0,
-    workers: int = 1,
-    episodes_per_shard: int = 100,
-    shard_index: int = 0,
-    num_shards: int = 1,
-    progress: bool = True,
+    scene: str, out: str | os.PathLike[str], episodes: int, steps: int, **options: Any
 ) -> dict[str, Any]:
     """Generate (or finish generating) this machine's shards of a dataset.
 
-    See :class:`GeneratorConfig` for the arguments. Shards that already read back complete
-    are skipped; temp files of this machine's shards left by killed writers are removed.
+    ``options`` are :class:`GeneratorConfig`'s other fields (``seed``, ``workers``,
+    ``episodes_per_shard``, ``shard_index``, ``num_shards``, ``progress``), with its defaults;
+    :func:`generate_from_config` takes a built config.
+    """
+    return generate_from_config(
+        GeneratorConfig(scene=scene, out=Path(out), episodes=episodes, steps=steps, **options)
+    )
+
+
+def generate_from_config(cfg: GeneratorConfig) -> dict[str, Any]:
+    """Generate (or finish generating) this machine's shards of the dataset ``cfg`` describes.
+
+    Shards that already read back complete are skipped; temp files of this machine's shards
+    left by killed writers are removed.
 
     Returns:
         Summary dict: ``out``, ``scene``, ``total_shards``, ``assigned_shards``,
@@ -339,20 +333,8 @@ def generate(
         ``wall_s``, ``frames_per_s``.
 
     Raises:
-        ValueError / TypeError: bad arguments, or OUT holds a dataset made with other args.
+        ValueError: OUT holds a dataset made with other args (:class:`DatasetMismatchError`).
     """
-    cfg = GeneratorConfig(
-        scene=scene,
-        out=Path(out),
-        episodes=episodes,
-        steps=steps,
-        seed=seed,
-        workers=workers,
-        episodes_per_shard=episodes_per_shard,
-        shard_index=shard_index,
-        num_shards=num_shards,
-        progress=progress,
-    )
     t0 = time.perf_counter()
     scene_mod = load_scene(cfg.scene)
     cfg.out.mkdir(parents=True, exist_ok=True)
@@ -434,53 +416,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "new --out."
         ),
     )
-    p.add_argument("--scene", choices=sorted(SCENES), required=True, help="scene to roll out")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--episodes", type=int, required=True, help="total episodes (all shards)")
-    p.add_argument("--steps", type=int, required=True, help="frames per episode T")
-    p.add_argument("--seed", type=int, default=0, help="base seed (default: 0)")
-    p.add_argument("--workers", type=int, default=1, help="processes on this machine (default: 1)")
-    p.add_argument(
-        "--episodes-per-shard", type=int, default=100, help="episodes per shard file (default: 100)"
-    )
-    p.add_argument(
-        "--shard-index",
-        type=int,
-        default=0,
-        help="this machine's index among --num-shards (default: 0)",
-    )
-    p.add_argument(
-        "--num-shards",
-        type=int,
-        default=1,
-        help="machines splitting the shards, e.g. a SLURM array (default: 1)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_options(p, GeneratorConfig)  # defaults and help live in GeneratorConfig
     p.set_defaults(func=_cli)
     return p
 
 
 def _cli(args: argparse.Namespace) -> int:
-    kwargs = {
-        "scene": args.scene,
-        "out": args.out,
-        "episodes": args.episodes,
-        "steps": args.steps,
-        "seed": args.seed,
-        "workers": args.workers,
-        "episodes_per_shard": args.episodes_per_shard,
-        "shard_index": args.shard_index,
-        "num_shards": args.num_shards,
-        "progress": not args.no_progress,
-    }
     # User errors (bad values, OUT made with other args): one line and exit status 2, like
     # argparse. Anything else (e.g. a scene bug) keeps its traceback.
     try:
-        GeneratorConfig(**kwargs)
+        cfg = from_args(GeneratorConfig, args)
     except (ValueError, TypeError) as e:
         return _user_error(e)
     try:
-        summary = generate(**kwargs)
+        summary = generate_from_config(cfg)
     except DatasetMismatchError as e:
         return _user_error(e)
     print(json.dumps(summary))
