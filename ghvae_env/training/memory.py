@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
-from ghvae_env.model.ghvae import GHVAE
-from ghvae_env.training.trainer import Phase, _Objective, freeze_for_stage
+from ghvae_env.training.trainer import Phase, _num_modules, _Objective, freeze_for_stage
 
 __all__ = ["measure_step_memory"]
 
@@ -26,14 +26,18 @@ def _nbytes(tensors) -> int:
 
 
 def measure_step_memory(
-    model: GHVAE,
+    model: nn.Module,
     phase: Phase,
     batch_size: int = 8,
     window: int = 10,
     device: str | torch.device = "cpu",
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Run one optimizer step of ``phase`` on random data and return its memory in bytes."""
+    """Run one optimizer step of ``phase`` on random data and return its memory in bytes.
+
+    ``model`` is a :class:`~ghvae_env.model.api.WorldModel` module the trainer trains: a GHVAE
+    in a greedy or e2e phase, any model in a "full" phase (e.g. SVG').
+    """
     device = torch.device(device)
     model.to(device)
     params = freeze_for_stage(model, phase)
@@ -65,7 +69,8 @@ def measure_step_memory(
     opt.step()
     result = {
         "phase": phase.name,
-        "num_modules": getattr(model, "num_modules", 1),  # GHVAE: K; a flat model: 1
+        "model_type": model.model_type,
+        "num_modules": _num_modules(model),  # GHVAE: K; a flat model: 1
         "params_total": sum(p.numel() for p in model.parameters()),
         "params_trainable": sum(p.numel() for p in params),
         "weights": _nbytes(model.parameters()),
