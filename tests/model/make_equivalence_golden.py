@@ -1,7 +1,9 @@
 """Write ``tests/model/golden_equivalence.npz``: outputs of the pre-optimisation GHVAE code.
 
-Pins what the speed work (issue 11) must not change: the bundled model's imagined frames on
-a fixed seed, and stage losses (before and after one SGD step) on a fixed batch. Produced
+Pins what the speed work (issue 11) must not change: the first bundled model's imagined
+frames on a fixed seed, and stage losses (before and after one SGD step) on a fixed batch.
+That model (scene v1, `cpu-small`) and its first 4 held-out clips are kept in
+``tests/model/data/`` so the check outlives the bundled model's replacement. Produced
 by the code as it was *before* the optimisations (commit 3baed28); regenerate only when the
 model's maths is meant to change:
 
@@ -16,15 +18,15 @@ import numpy as np
 import torch
 
 GOLDEN = Path(__file__).with_name("golden_equivalence.npz")
+CHECKPOINT = Path(__file__).parent / "data" / "ghvae_v1_cpu_small.pt"
+INPUTS = Path(__file__).parent / "data" / "v1_inputs.npz"
 CLIPS, CONTEXT, HORIZON, SEED = 2, 2, 6, 0
 TRAIN_CLIPS, TRAIN_LEN = 3, 6
 
 
 def fixed_inputs() -> tuple[torch.Tensor, torch.Tensor]:
-    """Frames B x T x 3 x 64 x 64 in [0, 1] and actions B x (T-1) x 4 from the bundled clips."""
-    from ghvae_env.envs.assets import bundled_clips_path
-
-    d = np.load(bundled_clips_path())
+    """Frames B x T x 3 x 64 x 64 in [0, 1] and actions B x (T-1) x 4 from the v1 clips."""
+    d = np.load(INPUTS)
     frames = torch.from_numpy(d["frames"][:4]).permute(0, 1, 4, 2, 3).float() / 255.0
     return frames, torch.from_numpy(d["actions"][:4])
 
@@ -71,7 +73,7 @@ def main() -> None:
     from ghvae_env.model import load_model
 
     torch.set_num_threads(1)
-    model = load_model()
+    model = load_model(CHECKPOINT)
     GOLDEN.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         GOLDEN,

@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from ghvae_env.model import load_model
-from ghvae_env.model.checkpoint import bundled_checkpoint_path
 
 _spec = importlib.util.spec_from_file_location(
     "make_equivalence_golden", Path(__file__).with_name("make_equivalence_golden.py")
@@ -24,14 +23,11 @@ _spec = importlib.util.spec_from_file_location(
 golden = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(golden)
 
-pytestmark = pytest.mark.skipif(
-    not bundled_checkpoint_path().exists(), reason="no bundled checkpoint"
-)
-
 
 @pytest.fixture(scope="module")
 def bundled():
-    return load_model()
+    """The first bundled model (scene v1), kept in tests/model/data/ for this check."""
+    return load_model(golden.CHECKPOINT)
 
 
 @pytest.fixture(scope="module")
