@@ -387,6 +387,41 @@ def write_grid(
     }
 
 
+def write_side_by_side(
+    frames: np.ndarray, pred: np.ndarray, context: int, starts: int, path: Path
+) -> dict[str, Any]:
+    """PNG: per start, the simulator's row above the imagined row (the last context frame,
+    then the H predicted steps), upscaled 2x, so a reader sees at a glance what drifts.
+
+    frames: uint8 ``N x (C+H) x 64 x 64 x 3``; pred: uint8 ``N x H x 64 x 64 x 3``.
+    """
+    import imageio.v3 as iio
+
+    starts = min(starts, len(frames))
+    H = pred.shape[1]
+    cell, gap, block_gap = 128, 2, 10
+    w = (H + 1) * cell + H * gap
+    h = starts * (2 * cell + gap) + (starts - 1) * block_gap
+    sheet = np.full((h, w, 3), 255, dtype=np.uint8)
+    for i in range(starts):
+        rows = (
+            frames[i, context - 1 :],
+            np.concatenate([frames[i, context - 1 : context], pred[i]]),
+        )
+        for r, row in enumerate(rows):
+            y = i * (2 * cell + gap + block_gap) + r * (cell + gap)
+            for t, img in enumerate(row):
+                x = t * (cell + gap)
+                sheet[y : y + cell, x : x + cell] = img.repeat(2, 0).repeat(2, 1)
+    iio.imwrite(path, sheet)
+    return {
+        "path": path.name,
+        "starts": starts,
+        "rows": ["simulator", "imagined (sample 0)"],
+        "columns": f"last context frame, then predicted steps 1..{H}",
+    }
+
+
 def table_md(result: dict[str, Any]) -> str:
     cfg, sc, fv = result["config"], result["scores"], result["fvd"]
     S, H = cfg["num_samples"], cfg["horizon"]
@@ -575,11 +610,17 @@ def main(argv: list[str] | None = None) -> int:
     result["grid"] = write_grid(
         frames, pred[:, 0], C, args.grid_rows, out / f"grid.{args.grid_format}", fps=4
     )
+    result["side_by_side"] = write_side_by_side(
+        frames, pred[:, 0], C, args.grid_rows, out / "side_by_side.png"
+    )
     result["timing_s"]["total"] = round(time.time() - t_start, 1)
     (out / "table.md").write_text(table_md(result))
     save_json(out / "results.json", result)
     print((out / "table.md").read_text())
-    print(f"wrote {out}/results.json, curves.png, {result['grid']['path']}, table.md")
+    print(
+        f"wrote {out}/results.json, curves.png, side_by_side.png, {result['grid']['path']}, "
+        "table.md"
+    )
     return 0
 
 

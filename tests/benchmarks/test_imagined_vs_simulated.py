@@ -17,7 +17,7 @@ def test_quick_run_writes_sane_outputs(load_script, assets, tmp_path, one_torch_
         script.main(["--quick", "--checkpoint", str(assets["checkpoint"]), "--out", str(out)]) == 0
     )
 
-    for name in ("results.json", "curves.png", "grid.mp4", "table.md"):
+    for name in ("results.json", "curves.png", "grid.mp4", "table.md", "side_by_side.png"):
         assert (out / name).stat().st_size > 0, name
     r = json.loads((out / "results.json").read_text())
     assert "--quick" in r["command"] and r["date"] and r["machine"]["torch"]
@@ -43,6 +43,10 @@ def test_quick_run_writes_sane_outputs(load_script, assets, tmp_path, one_torch_
         r["scores"]["lpips"]["available"] is False and "weights" in r["scores"]["lpips"]["reason"]
     )
     assert r["grid"]["rows"] == 2 and r["grid"]["frames"] == 5
+    import imageio.v3 as iio
+
+    sheet = iio.imread(out / "side_by_side.png")  # 2 starts x (sim, imagined) rows, 1 + 3 columns
+    assert sheet.shape == (2 * (2 * 128 + 2) + 10, 4 * 128 + 3 * 2, 3)
     table = (out / "table.md").read_text()
     assert "copy last frame" in table and r["command"] in table
 
