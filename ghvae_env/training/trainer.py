@@ -24,7 +24,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -247,24 +247,92 @@ def _build_initial_model(cfg: TrainConfig) -> tuple[nn.Module, int, list[dict[st
     return GHVAE(model_config(cfg)), 1, []
 
 
+# ---------------------------------------------------------------------- a run
+# args that fix what a run computes: --resume refuses to continue a run with other values
+_RESUME_KEYS = (
+    "data",
+    "model",
+    "steps",
+    "preset",
+    "modules",
+    "steps_per_module",
+    "finetune_e2e",
+    "batch_size",
+    "seed",
+    "context",
+    "horizon",
+    "add_modules",
+    "init_from",
+)
+
+
+@dataclass
+class _Run:
+    """A run in progress: what every phase reads, and the history each phase adds to."""
+
+    cfg: TrainConfig
+    dist: _Dist
+    device: torch.device
+    dir: Path
+    train_ds: Any  # VideoDataset
+    heldout_ds: Any | None  # None: the data holds nothing out
+    model: nn.Module
+    first_module: int  # the first greedy stage this run trains (> 1 when stacked)
+    history: list[dict[str, Any]]  # one record per finished phase, stacked runs' included
+    phases: list[Phase]
+    provenance: dict[str, Any]
+    t_start: float = field(default_factory=time.time)
+
+    @property
+    def last(self) -> Path:
+        return self.dir / "last.pt"
+
+    @property
+    def csv(self) -> Path:
+        return self.dir / "scalars.csv"
+
+
+@dataclass
+class _Position:
+    """Where training (re)starts: a phase, a step in it, and that phase's optimizer state."""
+
+    phase_idx: int = 0
+    step: int = 0
+    optimizer: dict[str, Any] | None = None
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
-    """Run (or resume) a greedy training run. Returns a summary dict; writes RUN/ as above."""
+    """Run (or resume) a training run. Returns a summary dict; writes RUN/ as above."""
+    run, start = _resume_or_init(cfg)
+    summary: dict[str, Any] = {"run": str(run.dir), "phases": []}
+    for pi in range(start.phase_idx, len(run.phases)):
+        here = pi == start.phase_idx  # the phase we resume in; later ones start fresh
+        record = _train_phase(run, pi, start.step if here else 0, start.optimizer if here else None)
+        summary["phases"].append(record)
+    _finish(run)
+    summary["wall_s"] = round(time.time() - run.t_start, 1)
+    summary["model"] = str(run.dir / "model.pt")
+    return summary
+
+
+def _resume_or_init(cfg: TrainConfig) -> tuple[_Run, _Position]:
+    """Check the run directory, open the data, and load ``last.pt`` (``--resume``) or build
+    the initial model; a resumed run's log loses the rows it is about to replay."""
     from ghvae_env.data.dataset import EmptySplitError, VideoDataset
-    from ghvae_env.training.evaluate import evaluate_rollouts
 
     dist = _init_distributed(torch.device("cuda" if cfg.device.startswith("cuda") else "cpu"))
     device = _pick_device(cfg.device, dist.local_rank)
     apply_threads(cfg.threads, device=device)
-    run = Path(cfg.out)
-    last = run / "last.pt"
+    run_dir = Path(cfg.out)
+    last = run_dir / "last.pt"
     if last.exists() and not cfg.resume:
         raise TrainError(
-            f"{run} already holds a run (last.pt); pass --resume to continue it or choose another --out"
+            f"{run_dir} already holds a run (last.pt); pass --resume to continue it or choose another --out"
         )
     if cfg.resume and not last.exists():
         raise TrainError(f"--resume given but {last} does not exist")
     if dist.main:
-        run.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
     dist.barrier()
 
     window = cfg.context + cfg.horizon
@@ -279,21 +347,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.resume:
         state = torch.load(last, map_location="cpu", weights_only=True)
         saved_args = state["train_args"]
-        for key in (
-            "data",
-            "model",
-            "steps",
-            "preset",
-            "modules",
-            "steps_per_module",
-            "finetune_e2e",
-            "batch_size",
-            "seed",
-            "context",
-            "horizon",
-            "add_modules",
-            "init_from",
-        ):
+        for key in _RESUME_KEYS:
             if saved_args.get(key, TrainConfig.__dataclass_fields__[key].default) != getattr(
                 cfg, key
             ):
@@ -304,167 +358,165 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         model = build_model(state["model"], last)
         first_module = int(state["first_module"])
         history = list(state["model"].get("history", []))
-        phase_idx, start_step = int(state["phase_idx"]), int(state["step"])
-        opt_state = state["optimizer"]
+        start = _Position(int(state["phase_idx"]), int(state["step"]), state["optimizer"])
     else:
         model, first_module, history = _build_initial_model(cfg)
-        phase_idx, start_step, opt_state = 0, 0, None
+        start = _Position()
         if dist.main:
-            (run / "train_args.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+            (run_dir / "train_args.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     model.to(device)
-    K = _num_modules(model)
-    phases = _phases(cfg, first_module, K)
+    phases = _phases(cfg, first_module, _num_modules(model))
     provenance = {
         "dataset": train_ds.provenance,
         "train_args": dataclasses.asdict(cfg),
         "world_size": dist.world,
     }
-
-    csv_path = run / "scalars.csv"
+    run = _Run(
+        cfg, dist, device, run_dir, train_ds, heldout_ds, model, first_module, history, phases,
+        provenance,
+    )  # fmt: skip
     if cfg.resume and dist.main:
         _truncate_csv(
-            csv_path,
-            [ph.name for ph in phases[:phase_idx]],
-            phases[phase_idx].name if phase_idx < len(phases) else None,
-            start_step,
+            run.csv,
+            [ph.name for ph in phases[: start.phase_idx]],
+            phases[start.phase_idx].name if start.phase_idx < len(phases) else None,
+            start.step,
         )
-    summary: dict[str, Any] = {"run": str(run), "phases": []}
-    t_start = time.time()
-    for pi in range(phase_idx, len(phases)):
-        phase = phases[pi]
-        params = freeze_for_stage(model, phase)
-        lr = cfg.finetune_lr if phase.kind == "e2e" else cfg.lr
-        opt = torch.optim.Adam(params, lr=lr)
-        step0 = start_step if pi == phase_idx else 0
-        if opt_state is not None and pi == phase_idx:
-            opt.load_state_dict(opt_state)
-        objective: nn.Module = _Objective(model, phase)
-        if dist.world > 1:
-            ids = [device.index] if device.type == "cuda" else None
-            objective = torch.nn.parallel.DistributedDataParallel(objective, device_ids=ids)
-        bar = _progress(cfg.progress and dist.main, phase, step0)
-        t_phase = time.time()
-        last_scalars: dict[str, float] = {}
-        for step in range(step0, phase.steps):
-            frames, actions, gen = _batch(train_ds, cfg, pi, step, dist.rank, device)
-            beta = model.config.beta * _warmup_factor(phase, step, cfg.kl_warmup)
-            out = objective(frames, actions, gen, beta)
-            opt.zero_grad(set_to_none=True)
-            out["loss"].backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
-            last_scalars = {k: float(out[k].detach()) for k in ("loss", "mse", "kl", "psnr")}
-            if not math.isfinite(last_scalars["loss"]):
-                raise TrainError(
-                    f"loss became {last_scalars['loss']} at {phase.name} step {step}; lower --lr"
-                )
-            if dist.main:
-                _log_csv(
-                    csv_path,
-                    {
-                        "phase": phase.name,
-                        "step": step + 1,
-                        **last_scalars,
-                        "grad_norm": float(grad_norm),
-                        "beta": beta,
-                        "lr": lr,
-                        "wall_s": round(time.time() - t_start, 3),
-                    },
-                )
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(
-                        loss=f"{last_scalars['loss']:.4f}",
-                        kl=f"{last_scalars['kl']:.1f}",
-                        psnr=f"{last_scalars['psnr']:.2f}",
-                    )
-            if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < phase.steps:
-                _save_state(
-                    last, model, opt, cfg, pi, step + 1, first_module, history, provenance, dist
-                )
-        if bar is not None:
-            bar.close()
-        record = {
-            "phase": phase.name,
-            "steps": phase.steps,
-            "wall_s": round(time.time() - t_phase, 1),
-            **{f"final_{k}": v for k, v in last_scalars.items()},
-        }
-        # after greedy stage k the trained model is modules 1..k (modules above are untrained)
-        trained = model.truncated(phase.module) if phase.kind == "greedy" else model
-        if dist.main and heldout_ds is not None:
-            model.eval()
-            ev = evaluate_rollouts(
-                trained,
-                heldout_ds,
-                context=cfg.context,
-                horizon=cfg.horizon,
-                num_clips=cfg.eval_clips,
-                seed=cfg.seed,
-                device=device,
+    return run, start
+
+
+def _train_phase(
+    run: _Run, pi: int, step0: int, opt_state: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Train phase ``pi`` from ``step0`` (checkpointing ``last.pt`` on the way), score it on
+    held-out clips, write its stage file; returns its record (also added to the history)."""
+    cfg, dist, device, model = run.cfg, run.dist, run.device, run.model
+    phase = run.phases[pi]
+    params = freeze_for_stage(model, phase)
+    lr = cfg.finetune_lr if phase.kind == "e2e" else cfg.lr
+    opt = torch.optim.Adam(params, lr=lr)
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
+    objective: nn.Module = _Objective(model, phase)
+    if dist.world > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        objective = torch.nn.parallel.DistributedDataParallel(objective, device_ids=ids)
+    bar = _progress(cfg.progress and dist.main, phase, step0)
+    t_phase = time.time()
+    last_scalars: dict[str, float] = {}
+    for step in range(step0, phase.steps):
+        frames, actions, gen = _batch(run.train_ds, cfg, pi, step, dist.rank, device)
+        beta = model.config.beta * _warmup_factor(phase, step, cfg.kl_warmup)
+        out = objective(frames, actions, gen, beta)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        last_scalars = {k: float(out[k].detach()) for k in ("loss", "mse", "kl", "psnr")}
+        if not math.isfinite(last_scalars["loss"]):
+            raise TrainError(
+                f"loss became {last_scalars['loss']} at {phase.name} step {step}; lower --lr"
             )
-            record["heldout"] = {
-                k: ev[k] for k in ("psnr", "copy_last_psnr", "psnr_shuffled_actions", "num_clips")
-            }
-            print(
-                f"[{phase.name}] held-out PSNR {ev['psnr']:.2f} dB vs copy-last {ev['copy_last_psnr']:.2f} dB "
-                f"({ev['num_clips']} clips, context {cfg.context}, horizon {cfg.horizon})",
-                flush=True,
-            )
-        history.append(record)
-        summary["phases"].append(record)
         if dist.main:
-            if phase.kind == "greedy":  # a phase.module-module model: stack onto it with --from
-                save_checkpoint(
-                    run / f"stage_{phase.module}.pt",
-                    trained,
-                    trained_modules=phase.module,
-                    stage=phase.name,
-                    provenance=provenance,
-                    history=history,
+            _log_csv(
+                run.csv,
+                {
+                    "phase": phase.name,
+                    "step": step + 1,
+                    **last_scalars,
+                    "grad_norm": float(grad_norm),
+                    "beta": beta,
+                    "lr": lr,
+                    "wall_s": round(time.time() - run.t_start, 3),
+                },
+            )
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(
+                    loss=f"{last_scalars['loss']:.4f}",
+                    kl=f"{last_scalars['kl']:.1f}",
+                    psnr=f"{last_scalars['psnr']:.2f}",
                 )
-        # the next phase starts at step 0 with a fresh optimizer
-        _save_state(last, model, None, cfg, pi + 1, 0, first_module, history, provenance, dist)
-        opt_state = None
-    if dist.main:
-        final_stage = phases[-1].name if phases else f"greedy-{K}"
-        save_checkpoint(
-            run / "model.pt",
-            model,
-            trained_modules=K,
-            stage=final_stage,
-            provenance=provenance,
-            history=history,
-        )
-    dist.barrier()
-    summary["wall_s"] = round(time.time() - t_start, 1)
-    summary["model"] = str(run / "model.pt")
-    return summary
+        if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < phase.steps:
+            _save_state(run, opt, pi, step + 1)
+    if bar is not None:
+        bar.close()
+    record = {
+        "phase": phase.name,
+        "steps": phase.steps,
+        "wall_s": round(time.time() - t_phase, 1),
+        **{f"final_{k}": v for k, v in last_scalars.items()},
+    }
+    # after greedy stage k the trained model is modules 1..k (modules above are untrained)
+    trained = model.truncated(phase.module) if phase.kind == "greedy" else model
+    if dist.main and run.heldout_ds is not None:
+        record["heldout"] = _evaluate_phase(run, phase, trained)
+    run.history.append(record)
+    if dist.main and phase.kind == "greedy":  # a phase.module-module model: --from stacks on it
+        _save_model(run, f"stage_{phase.module}.pt", trained, phase.module, phase.name)
+    _save_state(run, None, pi + 1, 0)  # the next phase starts at step 0 with a fresh optimizer
+    return record
 
 
-def _save_state(
-    path: Path,
-    model: GHVAE,
-    opt,
-    cfg: TrainConfig,
-    phase_idx: int,
-    step: int,
-    first_module: int,
-    history: list,
-    provenance: dict,
-    dist: _Dist,
-) -> None:
-    if dist.main:
+def _evaluate_phase(run: _Run, phase: Phase, trained: nn.Module) -> dict[str, Any]:
+    """Held-out PSNR of the model a phase leaves, vs copy-last-frame and shuffled actions."""
+    from ghvae_env.training.evaluate import evaluate_rollouts
+
+    cfg = run.cfg
+    run.model.eval()
+    ev = evaluate_rollouts(
+        trained,
+        run.heldout_ds,
+        context=cfg.context,
+        horizon=cfg.horizon,
+        num_clips=cfg.eval_clips,
+        seed=cfg.seed,
+        device=run.device,
+    )
+    print(
+        f"[{phase.name}] held-out PSNR {ev['psnr']:.2f} dB vs copy-last {ev['copy_last_psnr']:.2f} dB "
+        f"({ev['num_clips']} clips, context {cfg.context}, horizon {cfg.horizon})",
+        flush=True,
+    )
+    return {k: ev[k] for k in ("psnr", "copy_last_psnr", "psnr_shuffled_actions", "num_clips")}
+
+
+def _finish(run: _Run) -> None:
+    """Write RUN/model.pt: the final model (after fine-tuning when requested)."""
+    if run.dist.main:
+        K = _num_modules(run.model)
+        final_stage = run.phases[-1].name if run.phases else f"greedy-{K}"
+        _save_model(run, "model.pt", run.model, K, final_stage)
+    run.dist.barrier()
+
+
+# ---------------------------------------------------------------------- checkpoints
+# Every file the trainer writes holds checkpoint.checkpoint_payload(model, ...): the model
+# files (stage_<k>.pt, model.pt) are that payload, last.pt wraps it with the optimizer state.
+def _save_model(run: _Run, name: str, model: nn.Module, trained_modules: int, stage: str) -> None:
+    save_checkpoint(
+        run.dir / name,
+        model,
+        trained_modules=trained_modules,
+        stage=stage,
+        provenance=run.provenance,
+        history=run.history,
+    )
+
+
+def _save_state(run: _Run, opt: torch.optim.Optimizer | None, phase_idx: int, step: int) -> None:
+    """RUN/last.pt: the model, the optimizer, and the (phase, step) training resumes at."""
+    if run.dist.main:
         state = {
-            "model": checkpoint_payload(model, provenance=provenance, history=history),
+            "model": checkpoint_payload(run.model, provenance=run.provenance, history=run.history),
             "optimizer": None if opt is None else opt.state_dict(),
             "phase_idx": phase_idx,
             "step": step,
-            "first_module": first_module,
-            "train_args": dataclasses.asdict(cfg),
+            "first_module": run.first_module,
+            "train_args": dataclasses.asdict(run.cfg),
         }
-        atomic_torch_save(state, path)
-    dist.barrier()
+        atomic_torch_save(state, run.last)
+    run.dist.barrier()
 
 
 def _truncate_csv(path: Path, done_phases: list[str], phase: str | None, step: int) -> None:
