@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--data-command", required=True, help="the command that generated the training data"
     )
+    p.add_argument(
+        "--train-command",
+        action="append",
+        default=[],
+        help="the training command(s) as run, in order (default: rebuilt from the checkpoint's "
+        "train_args; give them when a run was continued, e.g. --from ... --finetune-e2e)",
+    )
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
 
@@ -73,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         "clips or the simulator come from another one; `ghvae framing` measures a scene)",
         "",
         "## Training",
-        f"- command: `{train_cmd}`",
+        *(
+            [f"- command: `{c}`" for c in args.train_command]
+            if args.train_command
+            else [f"- command: `{train_cmd}`"]
+        ),
         f"- hardware: {machine_info()['processor']}, {os.cpu_count()} CPU cores, no GPU; world size {prov.get('world_size')}",
         f"- wall time {wall / 60:.1f} min in all:",
         "",
@@ -128,10 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         "## Limits",
-        "- Trained for minutes on 2 CPU cores on 256 simulated episodes: predictions blur over the "
-        "horizon and small objects are rendered coarsely. Use it to test pipelines; train a larger "
-        "model (`paper-6` on a GPU) for research claims.",
-        "- Episodes of the env run 30 steps; the model was trained on 10-frame windows.",
+        f"- Trained for {wall / 60:.0f} min on 2 CPU cores on {ds.get('num_trajectories')} simulated "
+        "trajectories: predictions blur over the horizon and small objects are rendered coarsely. "
+        "Use it to test pipelines; train a larger model (`paper-6` on a GPU) for research claims.",
+        f"- The model was trained on {cfg.get('context_frames')} + {cfg.get('horizon')}-frame "
+        "windows; env episodes run until the bundled clip ends (its last frame is the goal), "
+        "longer than it was trained to predict.",
         "",
         f"_Card written by `{command_string('model_card.py', argv)}`._",
         "",

@@ -4,7 +4,7 @@
     python examples/quickstart.py --steps 5 --out imagined.gif
 
 Random actions drive the world model from a held-out context clip until the episode ends
-(the clip's end: 10 steps with the bundled clips); the reward is the negative pixel distance
+(the clip's end: 28 steps with the bundled clips); the reward is the negative pixel distance
 to the clip's final frame, the env's default goal. The GIF goes to ``--out`` (default: a
 new temporary directory, never the working directory) and the run's config beside it as
 ``<out>.json``.

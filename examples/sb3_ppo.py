@@ -5,7 +5,7 @@
 
 The native vector env runs all ``--num-envs`` imagined envs as one batched model step;
 ``SB3VecEnvAdapter`` presents it to SB3. Reward: negative mean pixel distance to the goal
-(the env's default goal, ``goal_from_clip=True``); episodes end with their clip (10 steps
+(the env's default goal, ``goal_from_clip=True``); episodes end with their clip (28 steps
 with the bundled clips) or at ``--max-episode-steps``. The default budget is a smoke run. The model, its config
 (``config.json``) and the final mean episode return are written to ``--out``.
 """
@@ -93,7 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-episode-steps",
         type=_positive_int,
         default=None,
-        help="step limit (default: none, episodes end with their clip: 10 steps when bundled)",
+        help="step limit (default: none, episodes end with their clip: 28 steps when bundled)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the envs and of PPO")
     p.add_argument("--device", default="auto", help='world-model device: "auto", "cpu", "cuda:N"')

@@ -343,8 +343,8 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     ## Rewards
     Goal reaching. By default (``goal_from_clip=True``) the goal is a real future frame: the
     last frame of the held-out clip the context came from, which the recorded trajectory
-    reached ``L - context_frames`` steps after the context (L: clip length, 12 for the bundled
-    clips, so 10 steps). ``options["goal_image"]`` replaces it with your own image. The
+    reached ``L - context_frames`` steps after the context (L: clip length, 30 for the bundled
+    clips, so 28 steps). ``options["goal_image"]`` replaces it with your own image. The
     reward is the negative mean absolute pixel distance between the observation and the
     goal, in [0, 1] pixel units: ``-mean|obs - goal| / 255`` in [-1, 0]
     (:func:`goal_reward`; ``info["goal_distance"]`` is its negation). Without a goal
@@ -415,7 +415,7 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     env = gym.make("GHVAE-RoboNet-v0")
     obs, info = env.reset(seed=0)
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
-    # reward = -info["goal_distance"]; truncated after 10 steps, when the clip ends
+    # reward = -info["goal_distance"]; truncated after 28 steps, when the clip ends
     venv = gym.make_vec("GHVAE-RoboNet-v0", num_envs=64)  # one batched model step per step
     ```
 
