@@ -126,6 +126,8 @@ def imagined(
         checkpoint=str(checkpoint),
         device=str(device),
         max_episode_steps=None,
+        # measure at the threads this run set (--threads, or torch's), not the env's policy
+        threads=torch.get_num_threads() if str(device) == "cpu" else None,
     )
     venv.reset(
         seed=args.seed, options={"context_frames": context, "context_actions": context_actions}
