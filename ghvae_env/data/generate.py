@@ -260,17 +260,16 @@ def _check_or_write_manifest(cfg: GeneratorConfig, scene_metadata: dict) -> None
     args = cfg.content_args()
     if path.exists():
         try:
-            old_args = json.loads(path.read_text())["args"]
+            manifest = json.loads(path.read_text())
+            old_args = manifest["args"]
             if not isinstance(old_args, dict):
                 raise TypeError(f"'args' is a {type(old_args).__name__}, not an object")
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
+        except (json.JSONDecodeError, KeyError, TypeError) as e:  # TypeError: not an object
             raise DatasetMismatchError(
                 f"{path}: unreadable manifest ({e}); remove it or use a new --out"
             ) from e
         diff = {k: (old_args.get(k), v) for k, v in args.items() if old_args.get(k) != v}
-        old_version = scene_version_of(
-            json.loads(path.read_text()).get("scene_metadata"), cfg.scene
-        )
+        old_version = scene_version_of(manifest.get("scene_metadata"), cfg.scene)
         new_version = scene_version_of(scene_metadata, cfg.scene)
         if old_version != new_version:
             # a changed scene is a new dataset: never mix framings, never overwrite old shards

@@ -252,6 +252,15 @@ def check_clip_length(clips: HeldoutClips, context_frames: int) -> None:
         )
 
 
+def load_env_clips(path: str | None, context_frames: int, model: WorldModel) -> HeldoutClips:
+    """The clips an env draws its contexts from: loaded (cached per process), long enough for
+    ``context_frames``, and checked against the model's scene (one warning on a mismatch)."""
+    clips = load_clips(path)
+    check_clip_length(clips, context_frames)
+    warn_scene_mismatch(model, clips)
+    return clips
+
+
 def check_clip_index(clips: HeldoutClips, index: np.ndarray) -> None:
     if np.any(index < 0) or np.any(index >= clips.num_clips):
         raise InvalidOptionError(
@@ -548,10 +557,7 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     def clips(self) -> HeldoutClips:
         """The held-out context clips (read-only arrays), loaded on first use."""
         if self._clips is None:
-            clips = load_clips(self._clips_path)
-            check_clip_length(clips, self.context_frames)
-            warn_scene_mismatch(self.model, clips)
-            self._clips = clips
+            self._clips = load_env_clips(self._clips_path, self.context_frames, self.model)
         return self._clips
 
     @property

@@ -19,17 +19,17 @@ from gymnasium.vector.utils import batch_space
 
 from ghvae_env._threads import apply_threads
 from ghvae_env.data.frames import to_uint8_hwc
-from ghvae_env.envs.assets import HeldoutClips, load_clips, warn_scene_mismatch
+from ghvae_env.envs.assets import HeldoutClips
 from ghvae_env.envs.model_env import (
     SUCCESS_DISTANCE,
     InvalidOptionError,
     ResetRequest,
     check_clip_index,
-    check_clip_length,
     check_env_kwargs,
     clip_episode_steps,
     draw_seed,
     goal_reward,
+    load_env_clips,
     parse_reset_options,
     resolve_model,
     start_rollout,
@@ -178,7 +178,8 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
 
     @property
     def autoreset_mode(self) -> AutoresetMode:
-        """``AutoresetMode.NEXT_STEP``, as ``SyncVectorEnv.autoreset_mode`` (read by TorchRL)."""
+        """The mode in ``metadata["autoreset_mode"]`` (``make_vec(autoreset_mode=...)``), as
+        ``SyncVectorEnv.autoreset_mode`` (read by TorchRL)."""
         return self.metadata["autoreset_mode"]
 
     @property
@@ -296,10 +297,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
     def clips(self) -> HeldoutClips:
         """The held-out context clips (read-only arrays), loaded on first use."""
         if self._clips is None:
-            clips = load_clips(self._clips_path)
-            check_clip_length(clips, self.context_frames)
-            warn_scene_mismatch(self.model, clips)
-            self._clips = clips
+            self._clips = load_env_clips(self._clips_path, self.context_frames, self.model)
         return self._clips
 
     @property
