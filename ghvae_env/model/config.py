@@ -14,6 +14,9 @@ from typing import Any
 
 __all__ = ["GHVAEConfig", "ConfigError", "PRESETS"]
 
+# what decoder_1's pixel skip composites with (GHVAEConfig.skip_frame)
+SKIP_FRAMES = ("previous", "context")
+
 # 64 -> 32 -> 16 -> 8 -> 4 -> 2 -> 1: each encoder halves H and W, so 64x64 frames allow 6.
 MAX_MODULES = 6
 
@@ -71,6 +74,11 @@ class GHVAEConfig:
     # two 3x3 convs there; True runs both at 32x32 and pixel-shuffles 4 x (RGB + mask) channels
     # up to 64x64, so no convolution touches the full resolution (issue 11, cpu-fast).
     pixel_shuffle_exit: bool = False
+    # what decoder_1's pixel skip composites with (issue 13): "previous" (x_t, the frame the
+    # step starts from: a real frame in training, the model's own prediction in a rollout) or
+    # "context" (the last real context frame, SVG's static skip, in training and rollouts
+    # alike: a rollout's errors do not feed back through the mask).
+    skip_frame: str = "previous"
     # the clips the model was trained on (context + horizon frames): a training run records its
     # TrainConfig.context / .horizon here (training.trainer.model_config), so a checkpoint
     # says how far it was trained to predict (model.api.ModelConfig).
@@ -122,6 +130,8 @@ class GHVAEConfig:
             fail("horizon", "an int >= 1", self.horizon)
         if not isinstance(self.pixel_shuffle_exit, bool):
             fail("pixel_shuffle_exit", "a bool", self.pixel_shuffle_exit)
+        if self.skip_frame not in SKIP_FRAMES:
+            fail("skip_frame", f"one of {SKIP_FRAMES}", self.skip_frame)
 
     # ----------------------------------------------------------------- derived sizes
     def spatial_size(self, k: int) -> int:

@@ -240,16 +240,20 @@ class RolloutState:
     hiddens: h^1_t .. h^K_t of the current frame, each B x C_H^k x H^k x W^k.
     prior: the ConvLSTM state of prior_K after consuming (h^K_t-1, a_t-1) and earlier.
     frame: the current frame x_t, B x 3 x 64 x 64 in [0, 1].
+    anchor: the last real context frame, what decoder_1's pixel skip composites with when
+    the config's ``skip_frame`` is "context"; None: the skip uses ``frame``.
     """
 
     hiddens: list[torch.Tensor]
     prior: LSTMState | None
     frame: torch.Tensor
+    anchor: torch.Tensor | None = None
 
     def index(self, idx: torch.Tensor | slice | list[int]) -> RolloutState:
         """The state of a subset of the batch."""
         prior = None if self.prior is None else (self.prior[0][idx], self.prior[1][idx])
-        return RolloutState([h[idx] for h in self.hiddens], prior, self.frame[idx])
+        anchor = None if self.anchor is None else self.anchor[idx]
+        return RolloutState([h[idx] for h in self.hiddens], prior, self.frame[idx], anchor)
 
     def assign(self, idx: torch.Tensor, other: RolloutState) -> None:
         """Overwrite batch entries ``idx`` with ``other`` (used by vector-env resets).
@@ -263,9 +267,15 @@ class RolloutState:
                 f"RolloutState.assign: {len(other.hiddens)} hidden levels into "
                 f"{len(self.hiddens)}, expected equal"
             )
+        if (self.anchor is None) != (other.anchor is None):
+            raise ValueError(
+                "RolloutState.assign needs both states to have an anchor frame or neither"
+            )
         for h, o in zip(self.hiddens, other.hiddens, strict=True):
             h[idx] = o
         self.frame[idx] = other.frame
+        if self.anchor is not None:
+            self.anchor[idx] = other.anchor
         self.prior[0][idx] = other.prior[0]
         self.prior[1][idx] = other.prior[1]
 
@@ -350,14 +360,22 @@ class GHVAE(nn.Module):
         frozen_below: int | None = None,
         generator: torch.Generator | None = None,
         beta: float | None = None,
+        free_running: bool = False,
+        context: int | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Stage-k negative ELBO (seed Eq. 1-2), teacher-forced over a clip.
+        """Stage-k negative ELBO (seed Eq. 1-2) over a clip, teacher-forced by default.
 
         frames: B x T x 3 x 64 x 64 in [0, 1]; actions: B x (T-1) x A.
         stage: k, the module whose latent is used (default K). frozen_below: encoders of
         modules < this run under no_grad (the trainer freezes their parameters); default
         ``stage`` (greedy), 1 for end-to-end. beta: KL weight for this call (default
         ``config.beta``; the trainer ramps it up during KL warm-up).
+        free_running: after the first ``context`` frames (default ``config.context_frames``)
+        the model steps from its own predictions, as in a rollout: each predicted frame is
+        re-encoded into the skips, the pixel skip and prior_k's input, and gradients flow back
+        through it; z still comes from the posterior of the real next frame (issue 13).
+        With ``config.skip_frame == "context"`` the pixel skip of every frame after the context
+        composites with real frame ``context - 1``.
         Returns loss, mse, kl (per frame, summed over latent dims), psnr, pred (B x T-1 x ...).
         """
         k = stage or self.num_modules
@@ -368,6 +386,9 @@ class GHVAE(nn.Module):
             raise ValueError(
                 f"frames must hold at least 2 time steps, actual shape: {tuple(frames.shape)}"
             )
+        c = cfg.context_frames if context is None else context
+        if not 1 <= c < T:
+            raise ValueError(f"context must be in [1, {T - 1}] for {T} frames, actual value: {c}")
         hs = self.encode(frames.flatten(0, 1), upto=k, no_grad_below=frozen_below)
         hs = [h.unflatten(0, (B, T)) for h in hs]  # each (B, T, C_H, H, W)
         hk = hs[k - 1]
@@ -384,11 +405,21 @@ class GHVAE(nn.Module):
             mu_q_t.shape, generator=generator, device=mu_q_t.device, dtype=mu_q_t.dtype
         )
         z = mu_q_t + cfg.posterior_std * eps
+        # the frame decoder_1 composites with when predicting x_{t+1}, t = 0..T-2
+        skip_frames = frames[:, :-1]
+        if cfg.skip_frame == "context":
+            last_real = torch.arange(T - 1, device=frames.device).clamp(max=c - 1)
+            skip_frames = frames[:, last_real]
 
-        skips = [h[:, :-1].flatten(0, 1) for h in hs]  # h^j_t for t = 0..T-2
-        pred = self.decode(
-            skips, z.flatten(0, 1), frames[:, :-1].flatten(0, 1), actions.flatten(0, 1)
-        ).unflatten(0, (B, T - 1))  # (B, T-1, 3, 64, 64)
+        if free_running:
+            pred, mu_p_t, std_p_t = self._free_running(
+                hs, frames, actions, z, k, frozen_below, c, skip_frames
+            )
+        else:
+            skips = [h[:, :-1].flatten(0, 1) for h in hs]  # h^j_t for t = 0..T-2
+            pred = self.decode(
+                skips, z.flatten(0, 1), skip_frames.flatten(0, 1), actions.flatten(0, 1)
+            ).unflatten(0, (B, T - 1))  # (B, T-1, 3, 64, 64)
 
         def _kl(mq, mp, sp):  # per frame: summed over latent dims, mean over (B, T-1)
             return gaussian_kl(mq, cfg.posterior_std, mp, sp).sum(dim=(2, 3, 4)).mean()
@@ -400,6 +431,37 @@ class GHVAE(nn.Module):
         return video_vae_loss(
             pred, frames[:, 1:], kl_post, kl_prior, beta=b, prior_kl_weight=cfg.prior_kl_weight
         )
+
+    def _free_running(
+        self,
+        hs: list[torch.Tensor],
+        frames: torch.Tensor,
+        actions: torch.Tensor,
+        z: torch.Tensor,
+        k: int,
+        frozen_below: int,
+        c: int,
+        skip_frames: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`loss`'s free-running pass: steps t < c start from real frames, later steps
+        from the model's own prediction (re-encoded, gradients kept). Returns pred
+        (B x T-1 x 3 x 64 x 64) and prior_k's mean, std (B x T-1 x C_Z x H x W) along it."""
+        T = frames.shape[1]
+        context_anchor = self.config.skip_frame == "context"
+        state, preds, means, stds = None, [], [], []
+        for t in range(T - 1):
+            if t < c:
+                h_t, x_t = [h[:, t] for h in hs], frames[:, t]
+            else:
+                x_t = preds[-1]
+                h_t = self.encode(x_t, upto=k, no_grad_below=frozen_below)
+            a_t = actions[:, t]
+            mean, std, state = self._prior_step(k, h_t[k - 1], a_t, state)
+            skip = skip_frames[:, t] if context_anchor or t < c else x_t
+            preds.append(self.decode(h_t, z[:, t], skip, a_t))
+            means.append(mean)
+            stds.append(std)
+        return torch.stack(preds, 1), torch.stack(means, 1), torch.stack(stds, 1)
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -427,7 +489,8 @@ class GHVAE(nn.Module):
             h = hs[-1][:, -1]
             shape = (B, self.config.lstm_channels[-1], h.shape[2], h.shape[3])
             state = (h.new_zeros(shape), h.new_zeros(shape))
-        return RolloutState([h[:, -1] for h in hs], state, context_frames[:, -1])
+        anchor = context_frames[:, -1] if self.config.skip_frame == "context" else None
+        return RolloutState([h[:, -1] for h in hs], state, context_frames[:, -1], anchor)
 
     @torch.no_grad()
     def step(
@@ -463,7 +526,7 @@ class GHVAE(nn.Module):
             )
         hiddens = [torch.cat([s.hiddens[k] for s in states]) for k in range(self.num_modules)]
         frame = torch.cat([f for f, _ in parts])
-        return frame, RolloutState(hiddens, prior, frame)
+        return frame, RolloutState(hiddens, prior, frame, state.anchor)
 
     def _step(
         self, state: RolloutState, action: torch.Tensor, eps: torch.Tensor | None
@@ -472,8 +535,9 @@ class GHVAE(nn.Module):
         K = self.num_modules
         mean, std, prior = self._prior_step(K, state.hiddens[-1], action, state.prior)
         z = mean if eps is None else mean + std * eps
-        frame = self.decode(state.hiddens, z, state.frame, action)
-        state = RolloutState(self.encode(channels_last(frame)), prior, frame)
+        skip = state.frame if state.anchor is None else state.anchor
+        frame = self.decode(state.hiddens, z, skip, action)
+        state = RolloutState(self.encode(channels_last(frame)), prior, frame, state.anchor)
         return frame.contiguous(), state
 
     @torch.no_grad()

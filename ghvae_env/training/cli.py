@@ -59,6 +59,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     e.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:i")
     e.add_argument("--json", default=None, help="also write the full results here as JSON")
+    e.add_argument(
+        "--prior-mean",
+        action="store_true",
+        help="decode the prior's mean instead of a sample (GHVAE)",
+    )
+    e.add_argument("--ssim", action="store_true", help="also score SSIM per step")
     add_threads_argument(e)
     e.set_defaults(func=_evaluate)
 
@@ -90,6 +96,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         num_clips=args.clips,
         seed=args.seed,
         device=args.device,
+        sample=not args.prior_mean,
+        with_ssim=args.ssim,
     )
     res.update(
         checkpoint=info["path"],
@@ -120,7 +128,14 @@ def _summary_line(res: dict) -> str:
         f"{res['modules']}-module model on {res['num_clips']} {res['split']} clips "
         f"({res['context']} context, {res['horizon']} predicted): PSNR {res['psnr']:.2f} dB, "
         f"copy-last-frame {res['copy_last_psnr']:.2f} dB, shuffled actions "
-        f"{res['psnr_shuffled_actions']:.2f} dB ({res['wall_s']} s)"
+        f"{res['psnr_shuffled_actions']:.2f} dB"
+        + (
+            f", SSIM {res['ssim']:.3f} (copy-last {res['copy_last_ssim']:.3f})"
+            if "ssim" in res
+            else ""
+        )
+        + ("" if res.get("sample", True) else ", prior mean")
+        + f" ({res['wall_s']} s)"
     )
 
 

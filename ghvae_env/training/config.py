@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ghvae_env._dataclass_cli import option
 from ghvae_env._threads import ThreadsError, resolve_threads
-from ghvae_env.model.config import PRESETS
+from ghvae_env.model.config import PRESETS, SKIP_FRAMES
 
 __all__ = ["TrainConfig", "ModelOverrides", "TrainError", "MODEL_CHOICES"]
 
@@ -35,8 +35,9 @@ class TrainError(ValueError):
 class ModelOverrides:
     """Model-config fields a run sets on top of its preset; None keeps the preset's value.
 
-    Applied to a fresh run's model config only: a run stacked onto ``--from`` keeps the
-    config of the checkpoint it grows, and a resumed run the config in its ``last.pt``.
+    Applied to a fresh run's model config and to the config of the checkpoint a ``--from``
+    run grows (none of these fields changes a weight's shape); a resumed run keeps the
+    config in its ``last.pt``.
     """
 
     beta: float | None = option(None, "KL weight (default: the config's)")
@@ -45,6 +46,12 @@ class ModelOverrides:
         "use N(0, I) instead of the learned prior (ablation)",
         flag="--uniform-prior",
         const=False,
+    )
+    skip_frame: str | None = option(
+        None,
+        "what decoder_1's pixel skip composites with: previous (x_t) or context (the last "
+        "real context frame) (default: the config's)",
+        choices=SKIP_FRAMES,
     )
 
     def changes(self) -> dict[str, Any]:
@@ -120,6 +127,16 @@ class TrainConfig:
     )
     add_modules: int = option(0, "modules to stack onto --from", metavar="N")
     progress: bool = option(True, "no progress bar", flag="--no-progress")
+    # Teacher forcing feeds every step the real previous frame; a rollout feeds its own
+    # predictions, so errors compound (issue 13). free_running trains the way the model is
+    # used: after the context it steps from its own (re-encoded) predictions, z from the
+    # posterior of the real frame. A step costs more: the re-encoding runs frame by frame.
+    free_running: bool = option(
+        False,
+        "GHVAE: after the context frames, train on the model's own predictions (rollout "
+        "training) instead of teacher forcing",
+        flag="--free-running",
+    )
     # torch intra-op threads on the CPU; None: ghvae_env._threads' policy (usable cores minus
     # the cores other processes keep busy): 2 threads beside a busy process ran 1.5-1.9x slower.
     # On the command line through _threads.add_threads_argument (its own checker and help).
@@ -155,6 +172,14 @@ class TrainConfig:
                 )
             if self.modules not in (None, 1):
                 fail("modules", "unset or 1 for svg-prime", self.modules)
+            if self.free_running:
+                fail("free_running", "False for svg-prime (GHVAE only)", True)
+            if self.model_overrides.skip_frame is not None:
+                fail(
+                    "skip_frame",
+                    "unset for svg-prime (GHVAE only)",
+                    self.model_overrides.skip_frame,
+                )
             if self.model_overrides.learned_prior is False:
                 fail("learned_prior", "True for svg-prime (SVG-LP's prior is learned)", False)
         if self.finetune_e2e < 0:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 import torch
 
 from ghvae_env.data.frames import to_float_chw
+from ghvae_env.metrics.frame import ssim
 from ghvae_env.model.losses import frame_psnr  # one PSNR, capped at 100 dB (PSNR_CAP_DB)
 
 __all__ = ["evaluate_rollouts", "frame_psnr"]
@@ -23,6 +25,8 @@ def evaluate_rollouts(
     seed: int = 0,
     device: torch.device | str = "cpu",
     batch_size: int = 32,
+    sample: bool = True,
+    with_ssim: bool = False,
 ) -> dict[str, Any]:
     """Roll the model out from ``context`` true frames with the true actions for ``horizon`` steps.
 
@@ -34,7 +38,27 @@ def evaluate_rollouts(
     actions of another clip (rolled by one within the batch). ``psnr_shuffled_actions`` below
     ``psnr`` means the model's predictions follow the actions; ``action_response`` is the mean
     absolute pixel difference (0..1) between the two predictions.
+
+    ``sample=False`` decodes the prior's mean instead of a sample (models whose ``step``
+    takes ``sample``). ``with_ssim`` adds SSIM per step for the model and for copy-last
+    (``ghvae_env.metrics.ssim``, on the same predictions).
     """
+    if not sample and "sample" not in inspect.signature(model.step).parameters:
+        raise ValueError(
+            f"sample=False needs a model whose step takes sample; {type(model).__name__} does not"
+        )
+
+    def _rollout(context_frames: torch.Tensor, acts: torch.Tensor, noise_seed: int):
+        gen_ = torch.Generator(device=device).manual_seed(noise_seed)
+        if sample:
+            return model.rollout(context_frames, acts, generator=gen_)
+        state = model.start(context_frames, acts[:, : context - 1])
+        out = []
+        for t in range(acts.shape[1] - (context - 1)):
+            frame, state = model.step(state, acts[:, context - 1 + t], gen_, sample=False)
+            out.append(frame)
+        return torch.stack(out, 1)
+
     rng = np.random.default_rng(seed)
     n = min(num_clips, len(dataset))
     if n == 0:
@@ -43,6 +67,7 @@ def evaluate_rollouts(
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     model_psnr, copy_psnr, shuffled_psnr, response = [], [], [], []
+    model_ssim, copy_ssim = [], []
     for s in range(0, n, batch_size):
         items = [dataset[int(i)] for i in idx[s : s + batch_size]]
         frames = to_float_chw(np.stack([it["frames"][: context + horizon] for it in items]), device)
@@ -50,25 +75,30 @@ def evaluate_rollouts(
             np.stack([it["actions"][: context + horizon - 1] for it in items]), device=device
         )
         noise_seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=device))
-        pred = model.rollout(
-            frames[:, :context],
-            actions,
-            generator=torch.Generator(device=device).manual_seed(noise_seed),
-        )  # (B, H, 3, 64, 64)
+        pred = _rollout(frames[:, :context], actions, noise_seed)  # (B, H, 3, 64, 64)
         target = frames[:, context:]
+        copy = frames[:, context - 1 : context].expand_as(target)
         model_psnr.append(frame_psnr(pred, target))
-        copy_psnr.append(frame_psnr(frames[:, context - 1 : context].expand_as(target), target))
+        copy_psnr.append(frame_psnr(copy, target))
+        if with_ssim:
+            model_ssim.append(ssim(pred, target))
+            copy_ssim.append(ssim(copy, target))
         if len(items) > 1:
             other = actions.clone()
             other[:, context - 1 :] = actions[:, context - 1 :].roll(1, dims=0)
-            alt = model.rollout(
-                frames[:, :context],
-                other,
-                generator=torch.Generator(device=device).manual_seed(noise_seed),
-            )
+            alt = _rollout(frames[:, :context], other, noise_seed)
             shuffled_psnr.append(frame_psnr(alt, target))
             response.append((alt - pred).abs().mean(dim=(1, 2, 3, 4)))
     mp, cp = torch.cat(model_psnr), torch.cat(copy_psnr)  # (N, H)
+    extra: dict[str, Any] = {}
+    if with_ssim:
+        ms, cs = np.concatenate(model_ssim), np.concatenate(copy_ssim)  # (N, H)
+        extra = {
+            "ssim": float(ms.mean()),
+            "copy_last_ssim": float(cs.mean()),
+            "ssim_per_step": [round(float(v), 4) for v in ms.mean(0)],
+            "copy_last_ssim_per_step": [round(float(v), 4) for v in cs.mean(0)],
+        }
     return {
         "psnr": float(mp.mean()),
         "copy_last_psnr": float(cp.mean()),
@@ -81,4 +111,6 @@ def evaluate_rollouts(
         "num_clips": int(n),
         "context": context,
         "horizon": horizon,
+        "sample": sample,
+        **extra,
     }

@@ -113,7 +113,7 @@ def stage_parameters(model: GHVAE, k: int) -> list[nn.Parameter]:
 class _Objective(nn.Module):
     """Wraps model.loss so DDP sees one forward producing the scalar loss."""
 
-    def __init__(self, model: nn.Module, phase: Phase) -> None:
+    def __init__(self, model: nn.Module, phase: Phase, cfg: TrainConfig) -> None:
         super().__init__()
         self.model = model
         # a hierarchical phase names its stage; a flat model's loss trains everything
@@ -123,6 +123,8 @@ class _Objective(nn.Module):
             else {
                 "stage": phase.module,
                 "frozen_below": phase.module if phase.kind == "greedy" else 1,
+                "free_running": cfg.free_running,
+                "context": cfg.context,
             }
         )
 
@@ -234,7 +236,7 @@ def _build_initial_model(cfg: TrainConfig) -> tuple[nn.Module, int, list[dict[st
             raise TrainError(
                 f"--modules {cfg.modules} disagrees with --from ({k0} modules) + --add-modules {cfg.add_modules}"
             )
-        config = base.config.with_modules(K)
+        config = cfg.model_overrides.apply(base.config.with_modules(K))
         model = GHVAE(config)
         missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
         if unexpected or any(
@@ -397,7 +399,7 @@ def _train_phase(
     opt = torch.optim.Adam(params, lr=lr)
     if opt_state is not None:
         opt.load_state_dict(opt_state)
-    objective: nn.Module = _Objective(model, phase)
+    objective: nn.Module = _Objective(model, phase, cfg)
     if dist.world > 1:
         ids = [device.index] if device.type == "cuda" else None
         objective = torch.nn.parallel.DistributedDataParallel(objective, device_ids=ids)

@@ -255,3 +255,42 @@ def test_kl_warmup_ramps_beta_in_greedy_stages_only(toy_data, tmp_path):
     assert [float(r.split(",")[col]) for r in rows[1:]] == [beta * 0.5, beta, beta]
     with pytest.raises(TrainError, match="kl_warmup"):
         TrainConfig(data=toy_data, out=str(run), kl_warmup=-1)
+
+
+def test_free_running_and_skip_frame_reach_the_run(tmp_path, toy_data):
+    """--free-running trains on the model's own predictions; --skip-frame context is stored in
+    the model config, also when the run grows a --from checkpoint."""
+    from ghvae_env.model import load_model
+    from ghvae_env.training.trainer import ModelOverrides, TrainConfig, train
+
+    base = dict(data=toy_data, preset="tiny", batch_size=2, context=2, horizon=3, eval_clips=2)
+    first = TrainConfig(out=str(tmp_path / "a"), steps_per_module=2, progress=False, **base)
+    train(first)
+    grown = TrainConfig(
+        out=str(tmp_path / "b"),
+        init_from=str(tmp_path / "a" / "model.pt"),
+        finetune_e2e=2,
+        steps_per_module=0,
+        free_running=True,
+        progress=False,
+        model_overrides=ModelOverrides(skip_frame="context"),
+        **base,
+    )
+    train(grown)
+    model = load_model(tmp_path / "b" / "model.pt")
+    assert model.config.skip_frame == "context"
+    assert load_model(tmp_path / "a" / "model.pt").config.skip_frame == "previous"
+
+
+def test_free_running_refused_for_svg_prime(toy_data):
+    from ghvae_env.training.trainer import ModelOverrides, TrainConfig, TrainError
+
+    with pytest.raises(TrainError, match="free_running"):
+        TrainConfig(data=toy_data, out="x", model="svg-prime", free_running=True)
+    with pytest.raises(TrainError, match="skip_frame"):
+        TrainConfig(
+            data=toy_data,
+            out="x",
+            model="svg-prime",
+            model_overrides=ModelOverrides(skip_frame="context"),
+        )
