@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         out / "results.json",
         {
             "date": today(),
-            "command": command_string("benchmarks/recipe_ablations.py", argv),
+            "command": command_string("recipe_ablations.py", argv),
             "machine": machine_info("cpu"),
             "base": args.base,
             "data": args.data,
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.eval_clips} held-out clips, context 2, horizon {args.horizon}; SSIM at the last "
         f"step.\n\n{table(results)}\n\n"
         + "\n".join(f"- `{r['variant']}`: `{r['command']}`" for r in results)
-        + f"\n\n`{command_string('benchmarks/recipe_ablations.py', argv)}`\n"
+        + f"\n\n`{command_string('recipe_ablations.py', argv)}`\n"
     )
     print(f"wrote {out}/results.json and table.md")
     return 0
