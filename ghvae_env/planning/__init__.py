@@ -35,20 +35,21 @@ __all__ = [
     "RandomPolicy",
     "NoOpPolicy",
     "SimulatorModel",
+    "SimulatorStateCost",
     "make_oracle_agent",
+    "wilson_interval",
+    "ResultsWriter",
+    "task_distance_report",
 ]
 
 if TYPE_CHECKING:
     from ghvae_env.planning.agent import VisualMPCAgent
     from ghvae_env.planning.config import PlannerConfig, PlannerConfigError
     from ghvae_env.planning.costs import CostError, PixelGoalCost
+    from ghvae_env.planning.oracle import SimulatorModel, SimulatorStateCost, make_oracle_agent
     from ghvae_env.planning.planners import Planner, PlanningError, PlanResult
-    from ghvae_env.planning.policies import (
-        NoOpPolicy,
-        RandomPolicy,
-        SimulatorModel,
-        make_oracle_agent,
-    )
+    from ghvae_env.planning.policies import NoOpPolicy, RandomPolicy
+    from ghvae_env.planning.results import ResultsWriter, wilson_interval
     from ghvae_env.planning.tasks import (
         PushTask,
         PushTaskConfig,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         sample_push_task,
         sample_push_tasks,
         summarize,
+        task_distance_report,
     )
 
 _LAZY = {
@@ -75,10 +77,14 @@ _LAZY = {
     "iter_push_tasks": "tasks",
     "run_episode": "tasks",
     "summarize": "tasks",
-    "RandomPolicy": "baselines",
-    "NoOpPolicy": "baselines",
-    "SimulatorModel": "baselines",
-    "make_oracle_agent": "baselines",
+    "RandomPolicy": "policies",
+    "NoOpPolicy": "policies",
+    "SimulatorModel": "oracle",
+    "SimulatorStateCost": "oracle",
+    "make_oracle_agent": "oracle",
+    "wilson_interval": "results",
+    "ResultsWriter": "results",
+    "task_distance_report": "tasks",
 }
 
 

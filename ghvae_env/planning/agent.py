@@ -134,13 +134,37 @@ class VisualMPCAgent:
             or self._executed >= len(self._plan)
         )
 
+    def _shift(self, plan: np.ndarray) -> np.ndarray:
+        """``... x H x A`` shifted by the executed steps, padded with the box centre or (
+        ``warm_start_pad="last"``, VP2) the plan's last action."""
+        k = self._executed
+        if k == 0:
+            return plan.copy()
+        if self.config.warm_start_pad == "last":
+            pad = np.repeat(plan[..., -1:, :], k, axis=-2)
+        else:
+            pad = np.broadcast_to(self.planner.centre, (*plan.shape[:-2], k, plan.shape[-1]))
+        return np.concatenate([plan[..., k:, :], pad], axis=-2)
+
     def _warm_start(self) -> np.ndarray | None:
-        """The previous mean shifted by the executed steps, padded with the box centre."""
+        """The previous mean shifted by the executed steps (H x A), or None."""
         if not self.config.warm_start or self._mean is None:
             return None
-        k = self._executed
-        pad = np.broadcast_to(self.planner.centre, (k, self.config.action_dim))
-        return np.concatenate([self._mean[k:], pad], axis=0)  # (H, A)
+        return self._shift(self._mean)
+
+    def _warm_elites(self) -> np.ndarray | None:
+        """iCEM: the previous step's elites shifted by the executed steps (K x H x A)."""
+        plan = self.last_plan
+        if not self.config.warm_start or plan is None or plan.elites is None:
+            return None
+        return self._shift(plan.elites)
+
+    def set_task(self, task: Any) -> None:
+        """Hand the task to a model that needs it (the simulator oracle's state cost);
+        :func:`~ghvae_env.planning.tasks.run_episode` calls this before the first step."""
+        hook = getattr(self.model, "set_task", None)
+        if callable(hook):
+            hook(task)
 
     @torch.no_grad()
     def act(self, frames: np.ndarray, actions: np.ndarray, goal_image: np.ndarray) -> np.ndarray:
@@ -158,6 +182,7 @@ class VisualMPCAgent:
                 to_float_chw(goal_image),  # (3, 64, 64)
                 init_mean=self._warm_start(),
                 imagine=self.imagine,
+                init_elites=self._warm_elites(),
             )
             self.last_plan = result
             self._plan, self._mean, self._executed = result.actions, result.mean, 0

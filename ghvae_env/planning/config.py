@@ -14,10 +14,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PlannerConfig", "PlannerConfigError", "METHODS", "COSTS"]
+__all__ = ["PlannerConfig", "PlannerConfigError", "METHODS", "COSTS", "PRESETS"]
 
-METHODS = ("cem", "mppi", "random")
-COSTS = ("mse", "l1")
+METHODS = ("cem", "icem", "mppi", "random")
+COSTS = ("mse", "l1", "sse")
+NOISE_FORMS = ("stationary", "vp2")
+WARM_START_PADS = ("centre", "last")
+PRESETS = ("default", "vp2", "icem")
 
 
 class PlannerConfigError(ValueError):
@@ -42,10 +45,13 @@ class PlannerConfig:
     ``action_low`` / ``action_high`` accept a scalar (same bound for every dimension) or one
     value per action dimension; they are stored as tuples. Random shooting samples uniformly
     in the box and ignores ``init_std``, ``noise_beta``, ``num_elites`` and ``temperature``.
+    ``init_std`` is stored as a tuple too. Presets: :meth:`vp2` (VP2's MPPI), :meth:`icem`.
     """
 
-    # "cem" (cross-entropy method, refit mean and std to the elites), "mppi" (cost-weighted
-    # mean, Williams et al. 2017 / PDDM) or "random" (random shooting, one round of samples).
+    # "cem" (cross-entropy method, refit mean and std to the elites), "icem" (improved CEM,
+    # Pinneri et al. 2020: coloured noise, elites kept across iterations and steps, momentum),
+    # "mppi" (cost-weighted mean, Williams et al. 2017 / PDDM / VP2) or "random" (random
+    # shooting, one round of samples).
     # CEM is the default: it refines where random shooting (the seed's choice, "random"
     # reproduces it) only resamples, so it needs fewer model rollouts for the same cost.
     method: str = "cem"
@@ -68,16 +74,39 @@ class PlannerConfig:
     # e_t, unit stationary variance (PDDM's filtered noise / iCEM's coloured noise; PDDM's
     # filter coefficient is 1 - beta here). 0.5: pushes need several steps in one direction.
     noise_beta: float = 0.5
-    # Std of the first iteration's samples, in action units: 0.5 reaches the bounds of
-    # [-1, 1] at 2 sigma, so the first round explores the whole box without mostly clipping.
-    init_std: float = 0.5
+    # Std of the first iteration's samples, in action units, one value or one per action
+    # dimension (stored as a tuple; 0 freezes a dimension at the mean, VP2 freezes the
+    # gripper): 0.5 reaches the bounds of [-1, 1] at 2 sigma, so the first round explores the
+    # whole box without mostly clipping.
+    init_std: tuple[float, ...] | float = 0.5
+    # How the AR(1) noise is scaled: "stationary" (innovations sqrt(1 - beta^2), every step
+    # has variance init_std^2) or "vp2" (VP2's CorrelatedNoiseSampler: innovations (1 - beta),
+    # so later steps have a smaller std, 0.58 init_std at beta 0.5).
+    noise_form: str = "stationary"
+    # iCEM only: exponent of the coloured noise's power spectrum 1/f^exponent along time (0
+    # white, 2 brown: Pinneri et al. use 2-2.5 for manipulation); replaces noise_beta.
+    noise_exponent: float = 2.0
+    # iCEM only: fraction of the elites carried into the next iteration (and, shifted, into
+    # the next planning step); Pinneri et al. keep 0.3.
+    keep_elites: float = 0.3
+    # iCEM only: weight of the old mean and std in each refit (Pinneri et al.: 0.1).
+    momentum: float = 0.1
     # MPPI: weights exp(-(c - c_min) / (temperature * std(c))). Costs are divided by their
     # spread in that round, so the temperature is scale-free; 0.5 gives a sample one cost-std
     # worse than the best weight e^-2.
     temperature: float = 0.5
+    # MPPI with VP2's weights instead: exp(-gamma (c - c_min)) on the raw costs (VP2's
+    # MPPIOptimizer, gamma 0.05 with the "sse" cost); None: the scale-free temperature above.
+    gamma: float | None = None
+    # Candidate 0 of each Gaussian round is the mean itself (iCEM): a warm-started plan is
+    # re-scored rather than lost. VP2's MPPI does not do this.
+    keep_mean: bool = True
     # Start each replanning from the previous mean shifted by the steps executed since
     # (iCEM, PETS): the plan carries over instead of being rediscovered each step.
     warm_start: bool = True
+    # What fills the end of a shifted warm start: "centre" of the action box, or "last"
+    # (repeat the plan's last action, as VP2's MPPI does).
+    warm_start_pad: str = "centre"
     # Replan after this many executed actions (1 = classic MPC). In between the agent
     # executes the remaining actions of its last plan.
     replan_every: int = 1
@@ -86,7 +115,9 @@ class PlannerConfig:
     action_high: tuple[float, ...] | float = 1.0
     action_dim: int = 4  # DESIGN.md: eef dx, dy, dz, gripper
     # Per-frame image distance of the default cost: "mse" (mean squared, punishes large
-    # errors, the usual Visual Foresight / VP2 pixel cost) or "l1" (mean absolute).
+    # errors, the usual Visual Foresight pixel cost), "l1" (mean absolute) or "sse" (VP2's
+    # SquaredError: squared RGB error summed over pixels and frames, frame weights not
+    # normalised; the scale VP2's gamma expects).
     cost: str = "mse"
     # Weight of the last imagined frame relative to the others (each weighted 1): the goal
     # image describes the end state; the earlier frames still reward getting closer sooner.
@@ -123,16 +154,36 @@ class PlannerConfig:
             fail("replan_every", f"an int in [1, horizon={self.horizon}]")
         if not _is_real(self.noise_beta) or not 0.0 <= self.noise_beta < 1.0:
             fail("noise_beta", "in [0, 1)")
-        for name in ("init_std", "temperature"):
+        t = self.temperature
+        if not _is_real(t) or not math.isfinite(t) or t <= 0:
+            fail("temperature", "> 0")
+        if self.gamma is not None and (
+            not _is_real(self.gamma) or not math.isfinite(self.gamma) or self.gamma <= 0
+        ):
+            fail("gamma", "None or a finite float > 0")
+        for name in ("warm_start", "keep_mean"):
+            if not isinstance(getattr(self, name), bool):
+                fail(name, "a bool")
+        for name, choices in (("noise_form", NOISE_FORMS), ("warm_start_pad", WARM_START_PADS)):
+            if getattr(self, name) not in choices:
+                fail(name, f"one of {list(choices)}")
+        e = self.noise_exponent
+        if not _is_real(e) or not math.isfinite(e) or e < 0:
+            fail("noise_exponent", "a finite float >= 0")
+        for name in ("keep_elites", "momentum"):
             value = getattr(self, name)
-            if not _is_real(value) or not math.isfinite(value) or value <= 0:
-                fail(name, "> 0")
-        if not isinstance(self.warm_start, bool):
-            fail("warm_start", "a bool")
+            if not _is_real(value) or not 0.0 <= value < 1.0:
+                fail(name, "in [0, 1)")
         if not _is_int(self.action_dim) or self.action_dim < 1:
             fail("action_dim", ">= 1")
+        object.__setattr__(self, "init_std", self._per_dim("init_std"))
+        if any(v < 0 for v in self.init_std) or not any(v > 0 for v in self.init_std):
+            raise PlannerConfigError(
+                f"init_std needs to be > 0 (or per dimension >= 0, at least one > 0), actual "
+                f"value: {self.init_std}"
+            )
         for name in ("action_low", "action_high"):
-            object.__setattr__(self, name, self._bounds(name))
+            object.__setattr__(self, name, self._per_dim(name))
         bad = [
             i
             for i, (lo, hi) in enumerate(zip(self.action_low, self.action_high, strict=True))
@@ -156,7 +207,47 @@ class PlannerConfig:
         if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
             fail("seed", "None or an int >= 0")
 
-    def _bounds(self, name: str) -> tuple[float, ...]:
+    # ------------------------------------------------------------------ presets
+    @classmethod
+    def vp2(cls, **changes: Any) -> PlannerConfig:
+        """VP2's planner (Tian, Finn, Wu, ICLR 2023; its ``mppi.yaml`` and
+        ``correlated_noise.yaml``): MPPI, 200 samples, one round per step, horizon 10,
+        weights ``exp(-0.05 (c - c_min))`` on the squared RGB error summed over all predicted
+        frames and pixels (no extra final-frame weight), correlated noise beta 0.5 in VP2's
+        form, init std (0.5, 0.5, 0.5, 0) (gripper frozen), warm start from the previous
+        mean shifted by one step and padded with its last action, no mean candidate, replan
+        every step. ``changes`` override fields (e.g. ``num_samples=64``)."""
+        base = dict(
+            method="mppi", num_samples=200, iterations=1, horizon=10, action_repeat=1,
+            noise_beta=0.5, noise_form="vp2", init_std=(0.5, 0.5, 0.5, 0.0), gamma=0.05,
+            keep_mean=False, warm_start=True, warm_start_pad="last", replan_every=1,
+            cost="sse", final_step_weight=1.0,
+        )  # fmt: skip
+        return cls(**{**base, **changes})
+
+    @classmethod
+    def icem(cls, **changes: Any) -> PlannerConfig:
+        """iCEM (Pinneri et al., CoRL 2020) on the VP2 cost: coloured noise (exponent 2),
+        30% of the elites kept across iterations and steps, momentum 0.1, the mean as a
+        candidate, the best sequence executed; 3 rounds of 64 samples, 8 elites."""
+        base = dict(
+            method="icem", num_samples=64, iterations=3, num_elites=8, horizon=10,
+            noise_exponent=2.0, keep_elites=0.3, momentum=0.1, init_std=(0.5, 0.5, 0.5, 0.0),
+            warm_start=True, warm_start_pad="last", replan_every=1, cost="sse",
+            final_step_weight=1.0,
+        )  # fmt: skip
+        return cls(**{**base, **changes})
+
+    @classmethod
+    def preset(cls, name: str, **changes: Any) -> PlannerConfig:
+        """A named configuration: ``"default"`` (the field defaults), ``"vp2"``, ``"icem"``."""
+        if name not in PRESETS:
+            raise PlannerConfigError(
+                f"preset needs to be one of {list(PRESETS)}, actual value: {name!r}"
+            )
+        return cls(**changes) if name == "default" else getattr(cls, name)(**changes)
+
+    def _per_dim(self, name: str) -> tuple[float, ...]:
         value = getattr(self, name)
         if _is_real(value):
             value = (float(value),) * self.action_dim

@@ -3,7 +3,8 @@
 A cost function maps ``pred`` (``B x H x 3 x 64 x 64`` float in [0, 1], the imagined frames of
 B candidate plans) and ``goal`` (``3 x 64 x 64`` float in [0, 1]) to ``B`` costs, lower is
 better. The default is the goal-image pixel distance of Visual Foresight (Ebert et al. 2018)
-and VP2 (Tian et al. 2023), averaged over the horizon with a heavier last frame. Pass any
+and VP2 (Tian et al. 2023), averaged over the horizon with a heavier last frame; ``"sse"`` is
+VP2's own scale (squared error summed over frames and pixels). Pass any
 ``Callable[[pred, goal], costs]`` to the planner or agent to plan for something else.
 """
 
@@ -24,12 +25,15 @@ class CostError(ValueError):
     """A cost function returned something that is not ``B`` finite costs."""
 
 
-def step_weights(horizon: int, final_step_weight: float) -> torch.Tensor:
+def step_weights(horizon: int, final_step_weight: float, normalise: bool = True) -> torch.Tensor:
     """Per-frame weights ``(H,)``: 1 for frames 1..H-1, ``final_step_weight`` for frame H,
-    normalised to sum to 1 (so costs stay on the scale of one frame's distance)."""
+    normalised to sum to 1 (so costs stay on the scale of one frame's distance) unless
+    ``normalise`` is False (VP2's sum over frames)."""
     w = torch.ones(horizon)
     w[-1] = final_step_weight
     total = float(w.sum())
+    if not normalise:
+        return w
     if total <= 0:
         raise ValueError(
             f"step weights sum to zero (horizon={horizon}, final_step_weight={final_step_weight})"
@@ -44,10 +48,12 @@ class PixelGoalCost:
     the squared (``"mse"``) or absolute (``"l1"``) difference, both on [0, 1] intensities, and
     ``w`` from :func:`step_weights` (sums to 1). MSE is the default: it punishes a misplaced
     object more than many slightly-off background pixels; L1 is more forgiving of the
-    blurriness of predicted frames.
+    blurriness of predicted frames. ``"sse"`` is VP2's ``SquaredError``: ``d`` sums the
+    squared difference over channels and pixels and ``w`` is not normalised (1 per frame,
+    ``final_step_weight`` for the last), so one frame of 64 x 64 x 3 counts 12288x the MSE.
 
     Args:
-        metric: ``"mse"`` or ``"l1"``.
+        metric: ``"mse"``, ``"l1"`` or ``"sse"``.
         final_step_weight: weight of the last frame relative to each earlier one (>= 0).
     """
 
@@ -68,8 +74,9 @@ class PixelGoalCost:
     def per_frame(self, pred: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """``B x H x 3 x h x w`` and ``3 x h x w`` -> ``B x H`` distances."""
         diff = pred - goal.to(pred.dtype)  # goal broadcasts over (B, H)
-        d = diff.square() if self.metric == "mse" else diff.abs()
-        return d.flatten(2).mean(dim=2)  # (B, H)
+        d = diff.abs() if self.metric == "l1" else diff.square()
+        d = d.flatten(2)  # (B, H, C*h*w)
+        return d.sum(dim=2) if self.metric == "sse" else d.mean(dim=2)  # (B, H)
 
     def __call__(self, pred: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """``pred`` B x H x 3 x 64 x 64, ``goal`` 3 x 64 x 64 -> B costs."""
@@ -78,7 +85,8 @@ class PixelGoalCost:
                 f"pred must be B x H x C x h x w and goal C x h x w, actual shapes: "
                 f"pred {tuple(pred.shape)}, goal {tuple(goal.shape)}"
             )
-        w = step_weights(pred.shape[1], self.final_step_weight).to(pred.device, pred.dtype)
+        w = step_weights(pred.shape[1], self.final_step_weight, normalise=self.metric != "sse")
+        w = w.to(pred.device, pred.dtype)
         return self.per_frame(pred, goal) @ w  # (B,)
 
     def __repr__(self) -> str:

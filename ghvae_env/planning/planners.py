@@ -11,12 +11,19 @@ and test doubles that implement just ``rollout`` plan as well.
   lowest-cost candidates.
 * MPPI (Williams et al. 2017; PDDM, Nagabandi et al. 2019): the new mean is the
   ``exp(-cost / temperature)``-weighted average of all candidates; the std stays ``init_std``.
+  With ``gamma`` set, VP2's weights ``exp(-gamma (cost - cost_min))`` on the raw costs.
+* iCEM (Pinneri et al., CoRL 2020): CEM with coloured noise (power spectrum ``1/f^exponent``
+  along time), a ``keep_elites`` share of the elites carried into the next iteration and,
+  shifted by the executed steps, into the next planning step, and momentum in the refit.
 * Random shooting (Nagabandi et al. 2018): candidates uniform in the action box; the best
   one over all iterations wins.
 
 CEM and MPPI sample temporally correlated noise (AR(1) with coefficient ``noise_beta``, see
-:class:`~ghvae_env.planning.config.PlannerConfig`) and always include the current mean itself
-as candidate 0 (iCEM), so a warm-started plan is re-scored rather than lost.
+:class:`~ghvae_env.planning.config.PlannerConfig`) and include the current mean itself as
+candidate 0 (iCEM; ``keep_mean``), so a warm-started plan is re-scored rather than lost.
+
+A model that scores candidates itself (:class:`SequenceScorer`, e.g. the simulator with a
+state cost) is asked for costs instead of frames.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -34,13 +41,59 @@ from ghvae_env.model.api import WorldModel
 from ghvae_env.planning.config import PlannerConfig
 from ghvae_env.planning.costs import CostFn, PixelGoalCost, check_costs
 
-__all__ = ["PlanResult", "Planner", "PlanningError"]
+__all__ = ["PlanResult", "Planner", "PlanningError", "SequenceScorer", "coloured_noise"]
 
 _MIN_STD = 1e-3  # CEM std floor: a single-elite refit must not freeze the search entirely
 
 
 class PlanningError(RuntimeError):
     """The model or the inputs handed to the planner do not fit together."""
+
+
+@runtime_checkable
+class SequenceScorer(Protocol):
+    """A model that scores candidate action sequences itself (no frames to a cost function).
+
+    ``score_sequences(context_frames N x C x 3 x 64 x 64, actions N x (C-1+H) x A, goal
+    3 x 64 x 64)`` returns ``(costs (N,), predicted N x H x 3 x 64 x 64 or None)``.
+    """
+
+    def score_sequences(
+        self, context_frames: torch.Tensor, actions: torch.Tensor, goal: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+
+def coloured_noise(
+    n: int, steps: int, dims: int, exponent: float, generator: torch.Generator
+) -> torch.Tensor:
+    """``n x steps x dims`` Gaussian noise with power spectrum ``1 / f^exponent`` along time.
+
+    Each (sample, dim) series is drawn in the frequency domain (independent complex normal
+    amplitudes scaled by ``f^(-exponent/2)``, the lowest frequency ``1/steps`` standing in
+    for DC) and transformed back; the result is divided by the series' theoretical std so
+    every step has unit variance. ``exponent`` 0 is white noise; iCEM uses 2-2.5.
+    """
+    if exponent == 0.0 or steps == 1:
+        return torch.randn(n, steps, dims, generator=generator)
+    freqs = torch.fft.rfftfreq(steps, dtype=torch.float64)  # (steps // 2 + 1,)
+    freqs[0] = 1.0 / steps
+    scale = freqs ** (-exponent / 2.0)
+    shape = (n, dims, len(freqs))
+    real = torch.randn(shape, generator=generator, dtype=torch.float64) * scale
+    imag = torch.randn(shape, generator=generator, dtype=torch.float64) * scale
+    imag[..., 0] = 0.0  # the DC term of a real series is real
+    if steps % 2 == 0:
+        imag[..., -1] = 0.0  # so is the Nyquist term
+    # Var of series value = (sum over the full spectrum of |amplitude|^2) / steps^2, per
+    # irfft's normalisation: a real-only bin (DC, Nyquist) adds scale^2, a complex one
+    # 2 Re(X e^{i w t}) adds 4 scale^2.
+    weight = torch.full_like(freqs, 4.0)
+    weight[0] = 1.0
+    if steps % 2 == 0:
+        weight[-1] = 1.0
+    var = float((weight * scale**2).sum()) / steps**2
+    series = torch.fft.irfft(torch.complex(real, imag), n=steps)  # (n, dims, steps)
+    return (series / math.sqrt(var)).transpose(1, 2).float().contiguous()
 
 
 @dataclass
@@ -59,6 +112,8 @@ class PlanResult:
     model_time_s: seconds inside ``model.rollout`` (synchronised on CUDA).
     total_time_s: seconds of the whole :meth:`Planner.plan` call.
     rollouts / samples: model calls and candidate sequences scored.
+    elites: iCEM only: ``K x H x A`` float32, the last iteration's elites (the next step's
+        carried-over candidates, once shifted).
     """
 
     actions: np.ndarray
@@ -70,6 +125,7 @@ class PlanResult:
     total_time_s: float = 0.0
     rollouts: int = 0
     samples: int = 0
+    elites: np.ndarray | None = None  # iCEM: K x H x A elites of the last iteration
 
     @property
     def model_share(self) -> float:
@@ -101,7 +157,8 @@ class Planner:
     """Plan ``H`` actions towards a goal image in a learned (or simulated) model.
 
     Args:
-        model: an object with the ``rollout`` API (module docstring).
+        model: an object with the ``rollout`` API (module docstring), or a
+            :class:`SequenceScorer` that returns costs itself (``cost_fn`` is then unused).
         config: budgets and method (default :class:`PlannerConfig`).
         cost_fn: ``(pred B x H x 3 x 64 x 64, goal 3 x 64 x 64) -> B`` costs; default
             :class:`~ghvae_env.planning.costs.PixelGoalCost` from the config.
@@ -122,10 +179,11 @@ class Planner:
         cost_fn: CostFn | None = None,
         device: torch.device | str | None = None,
     ) -> None:
-        if not callable(getattr(model, "rollout", None)):
+        if not callable(getattr(model, "rollout", None)) and not isinstance(model, SequenceScorer):
             raise TypeError(
                 f"model must have a rollout(context_frames, actions, num_samples, generator) "
-                f"method, actual value: {type(model).__name__}"
+                f"or a score_sequences(context_frames, actions, goal) method, actual value: "
+                f"{type(model).__name__}"
             )
         if config is not None and not isinstance(config, PlannerConfig):
             raise TypeError(f"config must be a PlannerConfig, actual value: {config!r}")
@@ -140,6 +198,7 @@ class Planner:
         c = self.config
         self._low = torch.tensor(c.action_low, dtype=torch.float32)  # (A,)
         self._high = torch.tensor(c.action_high, dtype=torch.float32)
+        self._std0 = torch.tensor(c.init_std, dtype=torch.float32)  # (A,)
         self._noise_gen = torch.Generator(device="cpu")
         self._model_gen = torch.Generator(device=self.device)
         self.reset(c.seed)
@@ -162,24 +221,32 @@ class Planner:
         return free.repeat_interleave(c.action_repeat, dim=1)[:, : c.horizon]
 
     def _correlated_noise(self, n: int) -> torch.Tensor:
-        """``n x F x A`` standard normal noise, AR(1) in time with coefficient ``noise_beta``."""
+        """``n x F x A`` normal noise: AR(1) in time with coefficient ``noise_beta`` (``"vp2"``
+        form: innovations ``1 - beta``), or coloured noise for iCEM."""
         c = self.config
+        if c.method == "icem":
+            return coloured_noise(n, c.free_steps, c.action_dim, c.noise_exponent, self._noise_gen)
         eps = torch.randn(n, c.free_steps, c.action_dim, generator=self._noise_gen)
         beta = c.noise_beta
         if beta == 0.0:
             return eps
         out = torch.empty_like(eps)
         out[:, 0] = eps[:, 0]
-        scale = math.sqrt(1.0 - beta * beta)  # keeps the stationary variance at 1
+        # "stationary" keeps the variance at 1; "vp2" is VP2's CorrelatedNoiseSampler
+        scale = math.sqrt(1.0 - beta * beta) if c.noise_form == "stationary" else 1.0 - beta
         for t in range(1, c.free_steps):
             out[:, t] = beta * out[:, t - 1] + scale * eps[:, t]
         return out
 
-    def _gaussian(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-        """``N x F x A`` candidates around ``mean`` (F x A); candidate 0 is the mean itself."""
-        n = self.config.num_samples
+    def _gaussian(
+        self, mean: torch.Tensor, std: torch.Tensor, n: int | None = None
+    ) -> torch.Tensor:
+        """``n x F x A`` candidates around ``mean`` (F x A); candidate 0 is the mean itself
+        when ``keep_mean``. ``n`` defaults to ``num_samples``."""
+        n = self.config.num_samples if n is None else n
         samples = mean + std * self._correlated_noise(n)
-        samples[0] = mean
+        if self.config.keep_mean and n > 0:
+            samples[0] = mean
         return torch.maximum(torch.minimum(samples, self._high), self._low)
 
     def _uniform(self, keep: torch.Tensor | None) -> torch.Tensor:
@@ -195,14 +262,21 @@ class Planner:
     def _score(
         self, context: torch.Tensor, context_actions: torch.Tensor, goal: torch.Tensor,
         free: torch.Tensor, result: PlanResult,
-    ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-        """One batched rollout of ``N`` candidates -> (costs (N,) CPU, predictions N x H x ...)."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:  # fmt: skip
+        """One batched rollout of ``N`` candidates -> (costs (N,) CPU, predictions N x H x ...
+        or None from a :class:`SequenceScorer` that renders nothing)."""
         n, c = free.shape[0], self.config
         seq = self._expand(free).to(self.device)  # (N, H, A)
         ctx_actions = context_actions.unsqueeze(0).expand(n, -1, -1)  # (N, C-1, A)
         actions = torch.cat([ctx_actions, seq], dim=1)  # (N, C-1+H, A)
         frames = context.unsqueeze(0).expand(n, *context.shape)  # (N, C, 3, 64, 64)
         t0 = time.perf_counter()
+        if isinstance(self.model, SequenceScorer):
+            costs, pred = self.model.score_sequences(frames, actions, goal)
+            result.model_time_s += time.perf_counter() - t0
+            result.rollouts += 1
+            result.samples += n
+            return check_costs(costs, n), pred
         pred = self.model.rollout(frames, actions, num_samples=1, generator=self._model_gen)
         if isinstance(pred, torch.Tensor) and pred.is_cuda:
             torch.cuda.synchronize(pred.device)
@@ -262,6 +336,20 @@ class Planner:
             )
         return m[:: c.action_repeat].clone()  # (F, A)
 
+    def _initial_elites(self, init_elites: np.ndarray | torch.Tensor | None) -> torch.Tensor | None:
+        """``K x H x A`` elites of the previous step (shifted) -> ``K x F x A`` in the box."""
+        if init_elites is None:
+            return None
+        c = self.config
+        e = torch.as_tensor(np.asarray(init_elites, dtype=np.float32))
+        if e.ndim != 3 or tuple(e.shape[1:]) != (c.horizon, c.action_dim):
+            raise ValueError(
+                f"init_elites must be K x {c.horizon} x {c.action_dim} (elites x horizon x "
+                f"action_dim), actual value: shape {tuple(e.shape)}"
+            )
+        e = e[:, :: c.action_repeat]
+        return torch.maximum(torch.minimum(e, self._high), self._low)
+
     @torch.no_grad()
     def plan(
         self,
@@ -270,6 +358,7 @@ class Planner:
         goal: torch.Tensor,
         init_mean: np.ndarray | torch.Tensor | None = None,
         imagine: bool = False,
+        init_elites: np.ndarray | torch.Tensor | None = None,
     ) -> PlanResult:
         """Optimise ``H`` actions from the current context towards ``goal``.
 
@@ -281,6 +370,8 @@ class Planner:
                 the centre of the action box.
             imagine: MPPI only: roll out the returned mean once more (one extra batch-1
                 rollout) so that ``predicted`` and ``cost`` are filled.
+            init_elites: iCEM only: ``K x H x A`` elites of the previous step, shifted; the
+                first ``keep_elites`` share of them joins the first iteration's candidates.
 
         Returns:
             a :class:`PlanResult`.
@@ -291,13 +382,22 @@ class Planner:
         warm = self._initial_mean(init_mean)
         centre = torch.as_tensor(self.centre).expand(c.free_steps, -1)  # (F, A)
         mean = warm if warm is not None else centre.clone()
-        std = torch.full_like(mean, c.init_std)
+        std = self._std0.expand_as(mean).clone()  # (F, A)
+        frozen = self._std0 == 0  # (A,) dimensions the config holds at the mean
         result = PlanResult(actions=np.empty(0), mean=np.empty(0), cost=None, predicted=None)
         best_cost, best_free, best_pred = math.inf, mean.clone(), None
+        kept = self._initial_elites(init_elites) if c.method == "icem" else None
+        n_keep = int(c.keep_elites * c.elites)
 
         for _ in range(c.iterations):
             if c.method == "random":
                 free = self._uniform(warm)
+            elif c.method == "icem":
+                carry = kept[:n_keep] if kept is not None and n_keep > 0 else None
+                new = self._gaussian(
+                    mean, std, c.num_samples - (0 if carry is None else len(carry))
+                )
+                free = new if carry is None else torch.cat([new, carry], dim=0)
             else:
                 free = self._gaussian(mean, std)
             costs, pred = self._score(context, ctx_actions, goal, free, result)
@@ -305,14 +405,23 @@ class Planner:
             i = int(torch.argmin(costs))
             if float(costs[i]) < best_cost:
                 best_cost, best_free = float(costs[i]), free[i].clone()
-                best_pred = pred[i].detach().float().cpu().clone()  # frees the batch
-            if c.method == "cem":
-                elites = free[torch.topk(costs, c.elites, largest=False).indices]
-                mean = elites.mean(dim=0)
-                std = elites.std(dim=0, unbiased=False).clamp_min(_MIN_STD)
+                best_pred = None if pred is None else pred[i].detach().float().cpu().clone()
+            if c.method in ("cem", "icem"):
+                elites = free[torch.topk(costs, c.elites, largest=False).indices]  # (K, F, A)
+                new_mean = elites.mean(dim=0)
+                new_std = elites.std(dim=0, unbiased=False).clamp_min(_MIN_STD)
+                if c.method == "icem":  # momentum (Pinneri et al. eq. 2), elites carried over
+                    new_mean = c.momentum * mean + (1 - c.momentum) * new_mean
+                    new_std = c.momentum * std + (1 - c.momentum) * new_std
+                    kept = elites
+                    result.elites = self._expand(elites).numpy().astype(np.float32)
+                mean, std = new_mean, torch.where(frozen, 0.0, new_std)
             elif c.method == "mppi":
-                spread = costs.std(unbiased=False) if len(costs) > 1 else torch.tensor(0.0)
-                scaled = (costs - costs.min()) / (c.temperature * (spread + 1e-8))
+                if c.gamma is not None:  # VP2: exp(gamma * (reward - max reward))
+                    scaled = c.gamma * (costs - costs.min())
+                else:
+                    spread = costs.std(unbiased=False) if len(costs) > 1 else torch.tensor(0.0)
+                    scaled = (costs - costs.min()) / (c.temperature * (spread + 1e-8))
                 weights = torch.softmax(-scaled, dim=0)  # (N,)
                 mean = torch.einsum("n,nfa->fa", weights, free)
 
@@ -328,7 +437,7 @@ class Planner:
             plan_free = best_free
             result.cost = best_cost
             result.predicted = best_pred
-            source = mean if c.method == "cem" else best_free
+            source = mean if c.method in ("cem", "icem") else best_free
             result.mean = self._expand(source[None])[0].numpy().astype(np.float32)
         result.actions = self._expand(plan_free[None])[0].numpy().astype(np.float32)
         result.total_time_s = time.perf_counter() - t_start

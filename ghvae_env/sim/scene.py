@@ -433,15 +433,16 @@ class TabletopScene:
             controller.update(force=True)
 
     # ------------------------------------------------------------------------- stepping
-    def step(self, action: np.ndarray) -> np.ndarray:
-        """Apply one 4-d action for ``1 / control_freq`` s; returns the new frame.
+    def step(self, action: np.ndarray, render: bool = True) -> np.ndarray | None:
+        """Apply one 4-d action for ``1 / control_freq`` s; returns the new frame (None with
+        ``render=False``: physics only, for planners that read the state).
 
         The action is not validated here (``RoboNetSimEnv.step`` does that for users).
         """
         self._check_open()
         self._task.step(np.asarray(action, dtype=np.float64))
         self._mj.mj_forward(self._model, self._data)  # frame and readings at the final state
-        return self.render()
+        return self.render() if render else None
 
     def render(self) -> np.ndarray:
         """The camera image of the current state, fresh (H, W, 3) uint8."""

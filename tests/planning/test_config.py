@@ -74,3 +74,45 @@ def test_bounds_broadcast_and_round_trip():
     assert PlannerConfig.from_dict(c.to_dict()) == c
     with pytest.raises(PlannerConfigError, match="no fields"):
         PlannerConfig.from_dict({"samples": 3})
+
+
+def test_vp2_preset_matches_vp2s_planner():
+    c = PlannerConfig.vp2()
+    assert (c.method, c.num_samples, c.iterations, c.horizon) == ("mppi", 200, 1, 10)
+    assert c.gamma == 0.05 and c.noise_beta == 0.5 and c.noise_form == "vp2"
+    assert c.init_std == (0.5, 0.5, 0.5, 0.0)
+    assert c.warm_start and c.warm_start_pad == "last" and c.replan_every == 1
+    assert c.cost == "sse" and c.final_step_weight == 1.0 and not c.keep_mean
+    assert PlannerConfig.preset("vp2", num_samples=64).num_samples == 64
+    assert PlannerConfig.preset("default") == PlannerConfig()
+    ic = PlannerConfig.preset("icem")
+    assert ic.method == "icem" and ic.keep_elites == 0.3 and ic.noise_exponent == 2.0
+    assert PlannerConfig.from_dict(c.to_dict()) == c
+    with pytest.raises(PlannerConfigError, match=r"^preset needs to be one of .*'vp3'"):
+        PlannerConfig.preset("vp3")
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"gamma": 0.0}, "gamma"),
+        ({"gamma": float("inf")}, "gamma"),
+        ({"noise_form": "pink"}, "noise_form"),
+        ({"warm_start_pad": "zero"}, "warm_start_pad"),
+        ({"keep_elites": 1.0}, "keep_elites"),
+        ({"momentum": -0.5}, "momentum"),
+        ({"noise_exponent": -1.0}, "noise_exponent"),
+        ({"keep_mean": "yes"}, "keep_mean"),
+        ({"init_std": (0.5, 0.5, -0.1, 0.0)}, "init_std"),
+        ({"init_std": (0.0, 0.0, 0.0, 0.0)}, "init_std"),
+        ({"init_std": (0.5, 0.5)}, "init_std"),
+    ],
+)
+def test_new_fields_name_themselves_and_the_value(kwargs, field):
+    with pytest.raises(PlannerConfigError, match=rf"^{field} needs to be.*actual value"):
+        PlannerConfig(**kwargs)
+
+
+def test_preset_override_that_breaks_it_names_the_field():
+    with pytest.raises(PlannerConfigError, match=r"num_elites needs to be in \[1, num_samples=4\]"):
+        PlannerConfig.icem(num_samples=4)  # the preset's 8 elites no longer fit

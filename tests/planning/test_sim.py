@@ -17,7 +17,8 @@ import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
 from ghvae_env.model import GHVAE, GHVAEConfig, load_model, save_checkpoint
 from ghvae_env.planning.agent import VisualMPCAgent
 from ghvae_env.planning.config import PlannerConfig
-from ghvae_env.planning.policies import NoOpPolicy, SimulatorModel, make_oracle_agent
+from ghvae_env.planning.oracle import SimulatorModel, SimulatorStateCost, make_oracle_agent
+from ghvae_env.planning.policies import NoOpPolicy
 from ghvae_env.planning.tasks import (
     PushTaskConfig,
     TaskConfigError,
@@ -27,6 +28,7 @@ from ghvae_env.planning.tasks import (
     run_episode,
     sample_push_task,
     summarize,
+    task_distance_report,
 )
 
 pytestmark = pytest.mark.sim
@@ -68,7 +70,7 @@ def test_task_sampler_is_seeded_and_follows_the_protocol(env, task):
     for seed in (7, 8):
         t = task if seed == 7 else sample_push_task(env, seed, SHORT)
         i = t.object_index
-        assert 0.05 <= t.initial_distance <= 0.15, t.initial_distance
+        assert 0.075 <= t.initial_distance <= 0.15, t.initial_distance  # no nudge tasks
         inside = scene.config.tray_half_extent - scene.objects[i].radius
         assert np.all(np.abs(t.goal_positions[i, :2] - scene.config.table_top[:2]) <= inside)
         # the start state has the fingers behind the object, at push height
@@ -177,3 +179,60 @@ def test_plan_cli(env, checkpoint, tmp_path):
     assert saved["summary"] == report["summary"] and saved["planner"]["method"] == "mppi"
     assert len(saved["episodes"]) == 1 and saved["episodes"][0]["plans"] == 2
     assert (tmp_path / "v.gif").stat().st_size > 0
+
+
+def test_unsolvable_seeds_are_skipped_and_reported(env):
+    skipped: list = []
+    tasks = list(iter_push_tasks(env, 1, 6, SHORT, skipped))  # seed 6: no valid 7.5 cm push
+    assert [t.seed for t in tasks] == [7]
+    assert [s["seed"] for s in skipped] == [6] and "seed 6" in skipped[0]["reason"]
+    report = task_distance_report(tasks, skipped)
+    assert report["tasks"] == 1 and report["skipped"] == skipped
+    assert 0.075 <= report["min_distance"] == report["median_distance"] <= report["max_distance"]
+
+
+def test_oracle_state_cost_in_process_and_in_a_worker(env, task):
+    env.reset(options={"state": task.start_state})
+    actions = torch.zeros(3, 3, 4)  # B=3, C-1=1, H=2
+    actions[1, 1:, 0] = 1.0
+    actions[2, 1:, 1] = -1.0
+    local = SimulatorStateCost(env, final_step_weight=1.0)
+    with pytest.raises(Exception, match="set_task"):
+        local.score_sequences(torch.zeros(3, 2, 3, 64, 64), actions, torch.zeros(3, 64, 64))
+    local.set_task(task)
+    costs, pred = local.score_sequences(torch.zeros(3, 2, 3, 64, 64), actions, None)
+    assert pred is None and costs.shape == (3,)
+    # a no-op plan leaves the object where it is: cost = its start distance in cm
+    assert float(costs[0]) == pytest.approx(100 * task.initial_distance, rel=1e-3)
+    np.testing.assert_array_equal(env.unwrapped.get_state(), task.start_state)
+    remote = SimulatorStateCost(env, workers=1, final_step_weight=1.0)
+    try:
+        remote.set_task(task)
+        again, _ = remote.score_sequences(torch.zeros(3, 2, 3, 64, 64), actions, None)
+        torch.testing.assert_close(again, costs)  # the worker replays from the same state
+        agent = make_oracle_agent(
+            env, PlannerConfig(num_samples=4, iterations=1, horizon=2), cost="state", workers=0
+        )
+        result = run_episode(env, agent, replace(task, max_steps=1))
+        assert result["plans"] == 1
+    finally:
+        remote.close()
+
+
+def test_plan_cli_shows_progress_and_a_summary_table(checkpoint, tmp_path, capsys):
+    from ghvae_env.cli import main
+
+    rc = main(["plan", "--episodes", "1", "--seed", "7", "--checkpoint", checkpoint,
+               "--preset", "vp2", "--samples", "3", "--horizon", "2", "--max-steps", "2",
+               "--threads", "1", "--log", str(tmp_path / "log.jsonl")])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "dist=" in err and "cost=" in err and "2/2" in err  # tqdm, per control step
+    assert "| ghvae | 1 |" in out and "[95% CI]" in out and "start-to-goal distance" in out
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 1
+    rc = main(["plan", "--episodes", "1", "--seed", "7", "--checkpoint", checkpoint,
+               "--preset", "icem", "--samples", "4", "--max-steps", "2", "--no-progress"])  # fmt: skip
+    assert rc == 2
+    assert (
+        "num_elites needs to be in [1, num_samples=4], actual value: 8" in capsys.readouterr().err
+    )
