@@ -46,4 +46,12 @@ def test_planning_benchmark_quick(checkpoint, tmp_path):
     report = json.loads(out.read_text())
     assert set(report["summary"]) == {"ghvae", "random", "noop", "oracle"}
     assert report["summary"]["ghvae"]["plan_step_time_s"] > 0
-    assert "| GHVAE-MPC |" in out.with_suffix(".md").read_text()
+    assert report["planners"]["ghvae"]["method"] == "mppi"  # the VP2 preset, tiny budget
+    assert report["planners"]["oracle"]["num_samples"] == 2
+    assert report["task_distances"]["min_distance"] >= 0.075
+    for s in report["summary"].values():
+        assert len(s["success_ci95"]) == 2 and s["errors"] == {}
+    assert "| GHVAE-MPC | 1 |" in out.with_suffix(".md").read_text()
+    log = out.with_suffix(".jsonl").read_text().splitlines()
+    assert len(log) == 4  # one line per finished episode: ghvae, random, noop, oracle-state
+    assert {json.loads(x)["policy"] for x in log} == {"ghvae", "random", "noop", "oracle-state"}
