@@ -23,6 +23,7 @@ from ghvae_env.model.config import PRESETS, SKIP_FRAMES
 __all__ = ["TrainConfig", "ModelOverrides", "TrainError", "MODEL_CHOICES"]
 
 MODEL_CHOICES = ("ghvae", "svg-prime")
+LR_SCHEDULES = ("constant", "cosine")
 
 C = TypeVar("C")
 
@@ -106,6 +107,11 @@ class TrainConfig:
     lr: float = option(1e-3, "Adam learning rate of greedy stages")
     # smaller: fine-tuning must not undo the greedy solution
     finetune_lr: float = option(2e-4, "Adam learning rate of the e2e fine-tune")
+    # "cosine": each phase's learning rate decays from its start value to 10% of it at the
+    # phase's last step (half a cosine); "constant" keeps it (the bundled recipe until issue 13)
+    lr_schedule: str = option(
+        "constant", "learning rate over each phase: constant or cosine", choices=LR_SCHEDULES
+    )
     # guards the KL term's early spikes
     grad_clip: float = option(1.0, "max gradient norm of each optimizer step")
     # KL warm-up: beta ramps linearly from 0 over this many steps of each greedy stage. Without
@@ -188,6 +194,8 @@ class TrainConfig:
             fail("batch_size", ">= 1", self.batch_size)
         if not self.lr > 0 or not self.finetune_lr > 0:
             fail("lr", "> 0", (self.lr, self.finetune_lr))
+        if self.lr_schedule not in LR_SCHEDULES:
+            fail("lr_schedule", f"one of {LR_SCHEDULES}", self.lr_schedule)
         if not self.grad_clip > 0:
             fail("grad_clip", "> 0", self.grad_clip)
         if self.context < 1 or self.horizon < 1:

@@ -113,7 +113,7 @@ def stage_parameters(model: GHVAE, k: int) -> list[nn.Parameter]:
 class _Objective(nn.Module):
     """Wraps model.loss so DDP sees one forward producing the scalar loss."""
 
-    def __init__(self, model: nn.Module, phase: Phase, cfg: TrainConfig) -> None:
+    def __init__(self, model: nn.Module, phase: Phase, cfg: TrainConfig | None = None) -> None:
         super().__init__()
         self.model = model
         # a hierarchical phase names its stage; a flat model's loss trains everything
@@ -123,8 +123,8 @@ class _Objective(nn.Module):
             else {
                 "stage": phase.module,
                 "frozen_below": phase.module if phase.kind == "greedy" else 1,
-                "free_running": cfg.free_running,
-                "context": cfg.context,
+                "free_running": cfg is not None and cfg.free_running,
+                "context": None if cfg is None else cfg.context,
             }
         )
 
@@ -183,6 +183,13 @@ def _warmup_factor(phase: Phase, step: int, warmup: int) -> float:
     if phase.kind == "e2e" or warmup == 0:
         return 1.0
     return min(1.0, (step + 1) / warmup)
+
+
+def _lr_factor(schedule: str, step: int, steps: int) -> float:
+    """Learning-rate multiplier at ``step`` of a ``steps``-step phase (TrainConfig.lr_schedule)."""
+    if schedule == "constant" or steps <= 1:
+        return 1.0
+    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * step / (steps - 1)))
 
 
 def _phases(cfg: TrainConfig, first_module: int, K: int) -> list[Phase]:
@@ -395,7 +402,7 @@ def _train_phase(
     cfg, dist, device, model = run.cfg, run.dist, run.device, run.model
     phase = run.phases[pi]
     params = freeze_for_stage(model, phase)
-    lr = cfg.finetune_lr if phase.kind == "e2e" else cfg.lr
+    base_lr = lr = cfg.finetune_lr if phase.kind == "e2e" else cfg.lr
     opt = torch.optim.Adam(params, lr=lr)
     if opt_state is not None:
         opt.load_state_dict(opt_state)
@@ -407,6 +414,9 @@ def _train_phase(
     t_phase = time.time()
     last_scalars: dict[str, float] = {}
     for step in range(step0, phase.steps):
+        lr = base_lr * _lr_factor(cfg.lr_schedule, step, phase.steps)
+        for group in opt.param_groups:
+            group["lr"] = lr
         frames, actions, gen = _batch(run.train_ds, cfg, pi, step, dist.rank, device)
         beta = model.config.beta * _warmup_factor(phase, step, cfg.kl_warmup)
         out = objective(frames, actions, gen, beta)

@@ -294,3 +294,27 @@ def test_free_running_refused_for_svg_prime(toy_data):
             model="svg-prime",
             model_overrides=ModelOverrides(skip_frame="context"),
         )
+
+
+def test_cosine_schedule_decays_each_phase_to_a_tenth(tmp_path, toy_data):
+    import csv
+
+    from ghvae_env.training.trainer import _lr_factor
+
+    assert _lr_factor("cosine", 0, 5) == 1.0 and abs(_lr_factor("cosine", 4, 5) - 0.1) < 1e-12
+    assert _lr_factor("constant", 3, 5) == 1.0
+    cfg = TrainConfig(
+        data=toy_data, out=str(tmp_path / "r"), preset="tiny", modules=1, steps_per_module=5,
+        finetune_e2e=3, batch_size=2, context=2, horizon=3, eval_clips=2, progress=False,
+        lr_schedule="cosine",
+    )  # fmt: skip
+    train(cfg)
+    with open(tmp_path / "r" / "scalars.csv") as f:
+        rows = list(csv.DictReader(f))
+    lrs = {(r["phase"], int(r["step"])): float(r["lr"]) for r in rows}
+    assert lrs[("greedy-1", 1)] == pytest.approx(1e-3) and lrs[("greedy-1", 5)] == pytest.approx(
+        1e-4
+    )
+    assert lrs[("e2e", 1)] == pytest.approx(2e-4) and lrs[("e2e", 3)] == pytest.approx(2e-5)
+    with pytest.raises(TrainError, match="lr_schedule"):
+        TrainConfig(data=toy_data, out="x", lr_schedule="step")
