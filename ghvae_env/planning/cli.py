@@ -1,8 +1,12 @@
 """``ghvae plan``: visual MPC on push tasks in ``RoboNet-Sim-v0``, scored from simulator state.
 
-    ghvae plan --tasks push --episodes 10 --seed 0 --method cem --samples 64 --iterations 3 \\
-        --json results.json --video plan.mp4                 # bundled checkpoint
-    ghvae plan --baseline oracle --samples 8 --iterations 2  # the simulator as the model
+    ghvae plan                                               # 6 tasks, CEM 64 x 3, bundled model
+    ghvae plan --preset vp2 --episodes 10 --json r.json --log r.jsonl --video plan.mp4
+    ghvae plan --baseline oracle --oracle-cost state --oracle-workers 2 --preset vp2 --samples 64
+
+A progress bar advances per control step (distance to the goal, the plan's imagined cost);
+a summary table (success and VP2's min-distance success with Wilson 95% intervals) ends the
+run. ``--log`` appends each episode as it finishes and resumes from it.
 
 Only argparse is imported at module level: ``ghvae --help`` stays cheap.
 """
