@@ -56,9 +56,9 @@ def add_planner_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument(
         "--preset",
-        default="default",
+        default="cem",
         choices=list(PRESETS),
-        help="planner preset: default (CEM 64 x 3, PlannerConfig's defaults), vp2 (VP2's MPPI: "
+        help="planner preset: cem (CEM 64 x 3, PlannerConfig's field values), vp2 (VP2's MPPI: "
         "200 samples, gamma 0.05, summed squared RGB error), icem (iCEM 64 x 3); the options "
         "below override it",
     )
@@ -108,7 +108,7 @@ def planner_config(args: argparse.Namespace, seed: int) -> Any:
         for dest, field in _PLANNER_FLAGS.items()
         if getattr(args, dest, None) is not None
     }
-    return PlannerConfig.preset(getattr(args, "preset", "default"), seed=seed, **changes)
+    return PlannerConfig.preset(getattr(args, "preset", "cem"), seed=seed, **changes)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

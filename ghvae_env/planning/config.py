@@ -20,7 +20,7 @@ METHODS = ("cem", "icem", "mppi", "random")
 COSTS = ("mse", "l1", "sse")
 NOISE_FORMS = ("stationary", "vp2")
 WARM_START_PADS = ("centre", "last")
-PRESETS = ("default", "vp2", "icem")
+PRESETS = ("cem", "vp2", "icem")
 
 
 class PlannerConfigError(ValueError):
@@ -240,12 +240,12 @@ class PlannerConfig:
 
     @classmethod
     def preset(cls, name: str, **changes: Any) -> PlannerConfig:
-        """A named configuration: ``"default"`` (the field defaults), ``"vp2"``, ``"icem"``."""
+        """A named configuration: ``"cem"`` (the field defaults: CEM 64 x 3), ``"vp2"``, ``"icem"``."""
         if name not in PRESETS:
             raise PlannerConfigError(
                 f"preset needs to be one of {list(PRESETS)}, actual value: {name!r}"
             )
-        return cls(**changes) if name == "default" else getattr(cls, name)(**changes)
+        return cls(**changes) if name == "cem" else getattr(cls, name)(**changes)
 
     def _per_dim(self, name: str) -> tuple[float, ...]:
         value = getattr(self, name)

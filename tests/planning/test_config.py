@@ -84,7 +84,7 @@ def test_vp2_preset_matches_vp2s_planner():
     assert c.warm_start and c.warm_start_pad == "last" and c.replan_every == 1
     assert c.cost == "sse" and c.final_step_weight == 1.0 and not c.keep_mean
     assert PlannerConfig.preset("vp2", num_samples=64).num_samples == 64
-    assert PlannerConfig.preset("default") == PlannerConfig()
+    assert PlannerConfig.preset("cem") == PlannerConfig()
     ic = PlannerConfig.preset("icem")
     assert ic.method == "icem" and ic.keep_elites == 0.3 and ic.noise_exponent == 2.0
     assert PlannerConfig.from_dict(c.to_dict()) == c
