@@ -308,6 +308,7 @@ class _Position:
     phase_idx: int = 0
     step: int = 0
     optimizer: dict[str, Any] | None = None
+    wall_s: float = 0.0  # training seconds the phase had spent before this (re)start
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
@@ -316,7 +317,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     summary: dict[str, Any] = {"run": str(run.dir), "phases": []}
     for pi in range(start.phase_idx, len(run.phases)):
         here = pi == start.phase_idx  # the phase we resume in; later ones start fresh
-        record = _train_phase(run, pi, start.step if here else 0, start.optimizer if here else None)
+        record = _train_phase(
+            run,
+            pi,
+            start.step if here else 0,
+            start.optimizer if here else None,
+            start.wall_s if here else 0.0,
+        )
         summary["phases"].append(record)
     _finish(run)
     summary["wall_s"] = round(time.time() - run.t_start, 1)
@@ -367,7 +374,12 @@ def _resume_or_init(cfg: TrainConfig) -> tuple[_Run, _Position]:
         model = build_model(state["model"], last)
         first_module = int(state["first_module"])
         history = list(state["model"].get("history", []))
-        start = _Position(int(state["phase_idx"]), int(state["step"]), state["optimizer"])
+        start = _Position(
+            int(state["phase_idx"]),
+            int(state["step"]),
+            state["optimizer"],
+            float(state.get("phase_wall_s", 0.0)),  # absent in runs saved before it was kept
+        )
     else:
         model, first_module, history = _build_initial_model(cfg)
         start = _Position()
@@ -395,7 +407,7 @@ def _resume_or_init(cfg: TrainConfig) -> tuple[_Run, _Position]:
 
 
 def _train_phase(
-    run: _Run, pi: int, step0: int, opt_state: dict[str, Any] | None
+    run: _Run, pi: int, step0: int, opt_state: dict[str, Any] | None, wall0: float = 0.0
 ) -> dict[str, Any]:
     """Train phase ``pi`` from ``step0`` (checkpointing ``last.pt`` on the way), score it on
     held-out clips, write its stage file; returns its record (also added to the history)."""
@@ -411,7 +423,7 @@ def _train_phase(
         ids = [device.index] if device.type == "cuda" else None
         objective = torch.nn.parallel.DistributedDataParallel(objective, device_ids=ids)
     bar = _progress(cfg.progress and dist.main, phase, step0)
-    t_phase = time.time()
+    t_phase = time.time() - wall0  # a resumed phase's wall time counts its earlier sessions
     last_scalars: dict[str, float] = {}
     for step in range(step0, phase.steps):
         lr = base_lr * _lr_factor(cfg.lr_schedule, step, phase.steps)
@@ -450,7 +462,7 @@ def _train_phase(
                     psnr=f"{last_scalars['psnr']:.2f}",
                 )
         if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < phase.steps:
-            _save_state(run, opt, pi, step + 1)
+            _save_state(run, opt, pi, step + 1, time.time() - t_phase)
     if bar is not None:
         bar.close()
     record = {
@@ -516,7 +528,13 @@ def _save_model(run: _Run, name: str, model: nn.Module, trained_modules: int, st
     )
 
 
-def _save_state(run: _Run, opt: torch.optim.Optimizer | None, phase_idx: int, step: int) -> None:
+def _save_state(
+    run: _Run,
+    opt: torch.optim.Optimizer | None,
+    phase_idx: int,
+    step: int,
+    phase_wall_s: float = 0.0,
+) -> None:
     """RUN/last.pt: the model, the optimizer, and the (phase, step) training resumes at."""
     if run.dist.main:
         state = {
@@ -524,6 +542,7 @@ def _save_state(run: _Run, opt: torch.optim.Optimizer | None, phase_idx: int, st
             "optimizer": None if opt is None else opt.state_dict(),
             "phase_idx": phase_idx,
             "step": step,
+            "phase_wall_s": round(phase_wall_s, 3),
             "first_module": run.first_module,
             "train_args": dataclasses.asdict(run.cfg),
         }

@@ -318,3 +318,23 @@ def test_cosine_schedule_decays_each_phase_to_a_tenth(tmp_path, toy_data):
     assert lrs[("e2e", 1)] == pytest.approx(2e-4) and lrs[("e2e", 3)] == pytest.approx(2e-5)
     with pytest.raises(TrainError, match="lr_schedule"):
         TrainConfig(data=toy_data, out="x", lr_schedule="step")
+
+
+def test_a_resumed_phase_counts_the_wall_time_of_its_earlier_sessions(tmp_path, toy_data):
+    """last.pt keeps the phase's training seconds; the resumed phase's record adds them."""
+    out = tmp_path / "r"
+    cfg = TrainConfig(
+        data=toy_data, out=str(out), preset="tiny", modules=1, steps_per_module=4,
+        checkpoint_every=2, batch_size=2, context=2, horizon=3, eval_clips=2, progress=False,
+    )  # fmt: skip
+    train(cfg)
+    state = torch.load(out / "last.pt", weights_only=True)
+    # pretend the run was killed after step 2 of greedy-1, having trained for 1000 s
+    state["phase_idx"], state["step"], state["phase_wall_s"] = 0, 2, 1000.0
+    state["model"]["history"] = []
+    torch.save(state, out / "last.pt")
+    (out / "model.pt").unlink()
+    cfg.resume = True
+    summary = train(cfg)
+    assert 1000.0 <= summary["phases"][0]["wall_s"] < 1100.0
+    assert load_model(out / "model.pt").checkpoint_info["history"][0]["wall_s"] >= 1000.0
