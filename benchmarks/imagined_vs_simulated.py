@@ -40,6 +40,7 @@ Choices (recorded in results.json):
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -147,10 +148,13 @@ def imagine(
     seed: int,
     device: torch.device,
     chunk: int,
+    sample: bool = True,
 ) -> tuple[np.ndarray, float]:
     """``GHVAE.rollout`` from ``frames[:, :context]`` under ``actions``, ``chunk`` starts at a time.
 
     Returns uint8 ``N x S x H x 64 x 64 x 3`` (what the env would return) and wall seconds.
+    ``sample=False``: the prior's mean at every step (``model.step(sample=False)``, what
+    ``GHVAE-RoboNet-v0`` returns with ``sample=False``), S = 1.
     """
     gen = torch.Generator(device=device).manual_seed(seed)
     out = []
@@ -158,6 +162,14 @@ def imagine(
     for s in range(0, len(frames), chunk):
         ctx = to_float_chw(frames[s : s + chunk, :context], device)  # (b, C, 3, 64, 64)
         act = torch.as_tensor(actions[s : s + chunk], device=device)  # (b, C-1+H, 4)
+        if not sample:
+            state = model.start(ctx, act[:, : context - 1])
+            steps = []
+            for t in range(act.shape[1] - (context - 1)):
+                frame, state = model.step(state, act[:, context - 1 + t], sample=False)
+                steps.append(frame)
+            out.append(to_uint8_hwc(torch.stack(steps, 1).unsqueeze(1)))  # (b, 1, H, ...)
+            continue
         pred = model.rollout(ctx, act, num_samples=num_samples, generator=gen)
         if num_samples == 1:
             pred = pred.unsqueeze(1)  # (b, 1, H, 3, 64, 64)
@@ -226,7 +238,11 @@ def _curve(x: np.ndarray) -> dict[str, Any]:
 
 
 def frame_scores(
-    pred: np.ndarray, target: np.ndarray, copy: np.ndarray, lpips_weights: str | None
+    pred: np.ndarray,
+    target: np.ndarray,
+    copy: np.ndarray,
+    lpips_weights: str | None,
+    pred_mean: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """PSNR / SSIM (/ LPIPS) curves: model best-of-S, model mean-over-S, copy-last.
 
@@ -254,15 +270,22 @@ def frame_scores(
             "model_best_of_n": _curve(best.scores),
             "model_mean_of_n": _curve(mean_of_n(per_sample)),
             "copy_last": _curve(copy_scores),
+            **({} if pred_mean is None else {"prior_mean": _curve(fn(pred_mean, target))}),
             "best_sample_index_counts": np.bincount(best.index, minlength=S).tolist(),
         }
     return out
 
 
 def fvd_scores(
-    frames: np.ndarray, pred0: np.ndarray, context: int, device: torch.device, batch_size: int
+    frames: np.ndarray,
+    pred0: np.ndarray,
+    context: int,
+    device: torch.device,
+    batch_size: int,
+    pred_mean: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """FVD of simulator videos vs imagined (sample 0) and vs copy-last, over context + H frames.
+    """FVD of simulator videos vs imagined (sample 0) and vs copy-last, over context + H frames
+    (and vs the prior-mean rollouts ``pred_mean``, N x H x 64 x 64 x 3, when given).
 
     The I3D features of the simulator set are computed once and used for both distances
     (same features, statistics and distance as :func:`ghvae_env.metrics.fvd`).
@@ -289,10 +312,10 @@ def fvd_scores(
     imagined = np.concatenate([ctx, pred0], axis=1)  # (N, C+H, 64, 64, 3)
     copy = np.concatenate([ctx, np.repeat(frames[:, context - 1 : context], t - context, 1)], 1)
     t0 = time.perf_counter()
-    feats = {
-        k: i3d_features(v, i3d, batch_size, name=k)
-        for k, v in (("sim", frames), ("imagined", imagined), ("copy_last", copy))
-    }
+    sets = [("sim", frames), ("imagined", imagined), ("copy_last", copy)]
+    if pred_mean is not None:
+        sets.append(("prior_mean", np.concatenate([ctx, pred_mean], axis=1)))
+    feats = {k: i3d_features(v, i3d, batch_size, name=k) for k, v in sets}
 
     def dist(a: np.ndarray, b: np.ndarray) -> float:
         return frechet_distance(
@@ -304,6 +327,11 @@ def fvd_scores(
         "computed": True,
         "sim_vs_imagined": round(dist(feats["sim"], feats["imagined"]), 3),
         "sim_vs_copy_last": round(dist(feats["sim"], feats["copy_last"]), 3),
+        **(
+            {"sim_vs_prior_mean": round(dist(feats["sim"], feats["prior_mean"]), 3)}
+            if "prior_mean" in feats
+            else {}
+        ),
         "imagined_sample": 0,
         "sample_size_warning": (
             f"N = {n} < {FVD_MIN_VIDEOS} videos per set: FVD is biased upward, noisy and "
@@ -328,8 +356,11 @@ def plot_curves(scores: dict[str, Any], path: Path, title: str) -> None:
         for key, name, style in (
             ("model_best_of_n", "model best-of-S", "-o"),
             ("model_mean_of_n", "model mean over S", "-s"),
+            ("prior_mean", "model, prior mean", "-d"),
             ("copy_last", "copy last frame", "--^"),
         ):
+            if key not in scores[metric]:
+                continue
             c = scores[metric][key]
             y, se = np.asarray(c["per_step"]), np.nan_to_num(np.asarray(c["per_step_se"], float))
             x = np.arange(1, len(y) + 1)
@@ -440,8 +471,11 @@ def table_md(result: dict[str, Any]) -> str:
     for key, name in (
         ("model_best_of_n", f"model, best of {S}"),
         ("model_mean_of_n", f"model, mean over {S}"),
+        ("prior_mean", "model, prior mean (no sampling)"),
         ("copy_last", "copy last frame"),
     ):
+        if key not in sc["psnr"]:
+            continue
         p, s = sc["psnr"][key], sc["ssim"][key]
         row = [name, p["mean"], p["per_step"][0], p["per_step"][-1]]
         row += [f"{s['mean']:.3f}", f"{s['per_step'][-1]:.3f}"]
@@ -460,7 +494,13 @@ def table_md(result: dict[str, Any]) -> str:
         text += (
             f"\nFVD (I3D, {fv['videos_per_set']} videos of {fv['frames_per_video']} frames, "
             f"the {fv['context_frames_included']} context frames included): "
-            f"model (sample 0) {fv['sim_vs_imagined']:.1f}, copy-last {fv['sim_vs_copy_last']:.1f}"
+            f"model (sample 0) {fv['sim_vs_imagined']:.1f}, "
+            + (
+                f"model (prior mean) {fv['sim_vs_prior_mean']:.1f}, "
+                if "sim_vs_prior_mean" in fv
+                else ""
+            )
+            + f"copy-last {fv['sim_vs_copy_last']:.1f}"
             + (
                 " (fewer than 256 videos: biased upward, compare only at equal N)"
                 if fv["sample_size_warning"]
@@ -502,6 +542,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:i] (model and I3D)")
     p.add_argument("--chunk", type=int, default=64, help="starts per batched model rollout")
     p.add_argument("--fvd", action=argparse.BooleanOptionalAction, default=True, help="compute FVD")
+    p.add_argument(
+        "--prior-mean",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also score the prior-mean rollout (no sampling; the env's sample=False)",
+    )
     p.add_argument("--i3d-batch", type=int, default=8, help="videos per I3D forward pass")
     p.add_argument(
         "--lpips-weights",
@@ -567,12 +613,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     pred, imagine_s = imagine(model, frames, actions, C, S, args.seed, device, args.chunk)
     print(f"imagined {len(seeds)} x {S} x {H} frames in {imagine_s:.1f} s", flush=True)
+    pred_mean = None
+    if args.prior_mean:
+        if "sample" not in inspect.signature(model.step).parameters:
+            p.error(f"--prior-mean: {type(model).__name__}.step takes no sample argument")
+        pm, _ = imagine(model, frames, actions, C, 1, args.seed, device, args.chunk, sample=False)
+        pred_mean = pm[:, 0]
 
     target = frames[:, C:]  # (N, H, 64, 64, 3)
     copy = np.repeat(frames[:, C - 1 : C], H, axis=1)
-    scores = frame_scores(pred, target, copy, args.lpips_weights)
+    scores = frame_scores(pred, target, copy, args.lpips_weights, pred_mean)
     if args.fvd:
-        fvd = fvd_scores(frames, pred[:, 0], C, device, args.i3d_batch)
+        fvd = fvd_scores(frames, pred[:, 0], C, device, args.i3d_batch, pred_mean)
     else:
         fvd = {"computed": False, "reason": "--no-fvd" + (" (--quick)" if args.quick else "")}
 

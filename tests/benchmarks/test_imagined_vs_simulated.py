@@ -29,7 +29,7 @@ def test_quick_run_writes_sane_outputs(load_script, assets, tmp_path, one_torch_
     for metric in ("psnr", "ssim"):
         s = r["scores"][metric]
         assert s["available"] is True
-        for key in ("model_best_of_n", "model_mean_of_n", "copy_last"):
+        for key in ("model_best_of_n", "model_mean_of_n", "prior_mean", "copy_last"):
             assert len(s[key]["per_step"]) == 3
             assert all(math.isfinite(v) for v in s[key]["per_step"])
         # best-of-N picks the best sample per start: never below the mean over samples
@@ -49,6 +49,7 @@ def test_quick_run_writes_sane_outputs(load_script, assets, tmp_path, one_torch_
     assert sheet.shape == (2 * (2 * 128 + 2) + 10, 4 * 128 + 3 * 2, 3)
     table = (out / "table.md").read_text()
     assert "copy last frame" in table and r["command"] in table
+    assert "model, prior mean (no sampling)" in table
 
 
 def test_missing_checkpoint_fails_clearly(load_script, tmp_path, capsys):
