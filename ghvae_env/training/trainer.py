@@ -24,6 +24,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -422,6 +423,9 @@ def _train_phase(
     if dist.world > 1:
         ids = [device.index] if device.type == "cuda" else None
         objective = torch.nn.parallel.DistributedDataParallel(objective, device_ids=ids)
+    eager = objective
+    if cfg.compile:
+        objective = torch.compile(objective)
     bar = _progress(cfg.progress and dist.main, phase, step0)
     t_phase = time.time() - wall0  # a resumed phase's wall time counts its earlier sessions
     last_scalars: dict[str, float] = {}
@@ -431,7 +435,20 @@ def _train_phase(
             group["lr"] = lr
         frames, actions, gen = _batch(run.train_ds, cfg, pi, step, dist.rank, device)
         beta = model.config.beta * _warmup_factor(phase, step, cfg.kl_warmup)
-        out = objective(frames, actions, gen, beta)
+        if objective is not eager and step == step0:  # compiles here: fall back if it fails
+            try:
+                out = objective(frames, actions, gen, beta)
+            except Exception as e:  # inductor/dynamo errors have no common public base
+                warnings.warn(
+                    f"--compile: torch.compile failed ({type(e).__name__}: {str(e)[:200]}); "
+                    "training this phase eagerly",
+                    stacklevel=1,
+                )
+                objective = eager
+                frames, actions, gen = _batch(run.train_ds, cfg, pi, step, dist.rank, device)
+                out = objective(frames, actions, gen, beta)
+        else:
+            out = objective(frames, actions, gen, beta)
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
