@@ -183,9 +183,13 @@ def _freeze_greedy(model: torch.nn.Module, stage: int) -> list[torch.nn.Paramete
     return list(block.parameters())
 
 
-def train_step_fn(model, stage: int, batch: int, frames_per_clip: int) -> Callable[[int], None]:
-    """The trainer's greedy step on a private copy: loss, backward, grad clip, Adam."""
+def train_step_fn(
+    model, stage: int, batch: int, frames_per_clip: int, compile: bool = False
+) -> Callable[[int], None]:
+    """The trainer's greedy step on a private copy: loss, backward, grad clip, Adam
+    (``compile``: the loss through ``torch.compile``, as ``ghvae train --compile``)."""
     m = copy.deepcopy(model)
+    loss_fn = torch.compile(m.loss) if compile else m.loss
     params = _freeze_greedy(m, stage)
     opt = torch.optim.Adam(params, lr=1e-4)
     g = torch.Generator().manual_seed(stage)
@@ -193,7 +197,7 @@ def train_step_fn(model, stage: int, batch: int, frames_per_clip: int) -> Callab
     actions = torch.rand(batch, frames_per_clip - 1, m.config.action_dim, generator=g) * 2 - 1
 
     def step(_: int) -> None:
-        out = m.loss(frames, actions, stage=stage, frozen_below=stage, generator=g)
+        out = loss_fn(frames, actions, stage=stage, frozen_below=stage, generator=g)
         opt.zero_grad(set_to_none=True)
         out["loss"].backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -202,11 +206,18 @@ def train_step_fn(model, stage: int, batch: int, frames_per_clip: int) -> Callab
     return step
 
 
-def clips_per_s(model, stage: int, args: argparse.Namespace) -> float:
-    step = train_step_fn(model, stage, args.train_batch, args.train_frames)
-    step(0)  # warm-up
+def clips_per_s(
+    model, stage: int, args: argparse.Namespace, compile: bool = False
+) -> float | tuple[float, float]:
+    """Training clips/s of greedy stage ``stage``; with ``compile`` also the seconds the
+    first (compiling) step took, which the rate leaves out."""
+    step = train_step_fn(model, stage, args.train_batch, args.train_frames, compile)
+    t0 = time.perf_counter()
+    step(0)  # warm-up (compiles, with compile)
+    warm = time.perf_counter() - t0
     n, seconds = _timed(step, args.train_min_steps, args.min_seconds)
-    return args.train_batch * n / seconds
+    rate = args.train_batch * n / seconds
+    return (rate, warm) if compile else rate
 
 
 def planning_step(model, config, reps: int) -> dict[str, Any]:
@@ -286,6 +297,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--train-frames", type=int, default=10, help="frames per training clip")
     p.add_argument("--train-min-steps", type=int, default=3, help="timed training steps, at least")
     p.add_argument("--seed", type=int, default=0, help="simulator seed")
+    p.add_argument(
+        "--compile-training",
+        action="store_true",
+        help="also time the bundled model's training steps with the loss compiled (--compile; "
+        "adds minutes of compiling per stage and thread count)",
+    )
     p.add_argument(
         "--out",
         default=None,
@@ -395,6 +412,10 @@ def main(argv: list[str] | None = None) -> int:
                     cps = clips_per_s(model, k, args)
                     training.append({"model": name, "threads": t, "stage": f"greedy-{k}", "clips_per_s": round(cps, 2)})  # fmt: skip
                     print(f"{name:22s} threads {t} greedy-{k}: {cps:.2f} clips/s", flush=True)
+                    if args.compile_training and name == NEW:
+                        cps, warm = clips_per_s(model, k, args, compile=True)
+                        training.append({"model": f"{name}, --compile", "threads": t, "stage": f"greedy-{k}", "clips_per_s": round(cps, 2), "compile_s": round(warm, 1)})  # fmt: skip
+                        print(f"{name:22s} threads {t} greedy-{k} compiled: {cps:.2f} clips/s (compile {warm:.0f} s)", flush=True)  # fmt: skip
 
     busy = []
     b_big = max(batches)
