@@ -32,5 +32,7 @@ def test_quick_refuses_the_published_directory(load_script):
     import pytest
 
     script = load_script("recipe_ablations")
+    import _common  # on sys.path once load_script ran
+
     with pytest.raises(SystemExit):
-        script.main(["--quick", "--out", str(script.RESULTS_DIR / "recipe_ablations")])
+        script.main(["--quick", "--out", str(_common.RESULTS_DIR / "recipe_ablations")])
