@@ -32,11 +32,15 @@ def measure_step_memory(
     window: int = 10,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    free_running: bool = False,
+    context: int = 2,
 ) -> dict[str, Any]:
     """Run one optimizer step of ``phase`` on random data and return its memory in bytes.
 
     ``model`` is a :class:`~ghvae_env.model.api.WorldModel` module the trainer trains: a GHVAE
-    in a greedy or e2e phase, any model in a "full" phase (e.g. SVG').
+    in a greedy or e2e phase, any model in a "full" phase (e.g. SVG'). ``free_running``
+    measures a GHVAE step trained on its own predictions after ``context`` frames
+    (``ghvae train --free-running``).
     """
     device = torch.device(device)
     model.to(device)
@@ -60,7 +64,7 @@ def measure_step_memory(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
-    objective = _Objective(model, phase)
+    objective = _Objective(model, phase, free_running, context if free_running else None)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = objective(frames, actions, g)
     activations = sum(saved.values())
@@ -84,6 +88,7 @@ def measure_step_memory(
         "activations": activations,
         "batch_size": batch_size,
         "window": window,
+        "free_running": free_running,
     }
     result["total"] = (
         result["weights"] + result["grads"] + result["optimizer"] + result["activations"]

@@ -114,7 +114,13 @@ def stage_parameters(model: GHVAE, k: int) -> list[nn.Parameter]:
 class _Objective(nn.Module):
     """Wraps model.loss so DDP sees one forward producing the scalar loss."""
 
-    def __init__(self, model: nn.Module, phase: Phase, cfg: TrainConfig | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        phase: Phase,
+        free_running: bool = False,
+        context: int | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         # a hierarchical phase names its stage; a flat model's loss trains everything
@@ -124,8 +130,8 @@ class _Objective(nn.Module):
             else {
                 "stage": phase.module,
                 "frozen_below": phase.module if phase.kind == "greedy" else 1,
-                "free_running": cfg is not None and cfg.free_running,
-                "context": None if cfg is None else cfg.context,
+                "free_running": free_running,
+                "context": context,
             }
         )
 
@@ -419,7 +425,7 @@ def _train_phase(
     opt = torch.optim.Adam(params, lr=lr)
     if opt_state is not None:
         opt.load_state_dict(opt_state)
-    objective: nn.Module = _Objective(model, phase, cfg)
+    objective: nn.Module = _Objective(model, phase, cfg.free_running, cfg.context)
     if dist.world > 1:
         ids = [device.index] if device.type == "cuda" else None
         objective = torch.nn.parallel.DistributedDataParallel(objective, device_ids=ids)

@@ -126,3 +126,13 @@ def test_evaluate_rollouts_prior_mean_and_ssim(tiny_model, toy_data):
         tiny_model, ds, context=2, horizon=4, num_clips=4, seed=0, sample=False, with_ssim=True
     )
     assert rerun["psnr"] == mean["psnr"] and isinstance(again["psnr"], float)
+
+
+def test_free_running_step_memory_is_measured(tiny_model):
+    tf = measure_step_memory(tiny_model, Phase("e2e", 2, 1), batch_size=2, window=6)
+    free = measure_step_memory(
+        tiny_model, Phase("e2e", 2, 1), batch_size=2, window=6, free_running=True
+    )
+    assert free["free_running"] is True and tf["free_running"] is False
+    # re-encoding the predictions saves more activations than teacher forcing
+    assert free["activations"] > tf["activations"] and free["weights"] == tf["weights"]
