@@ -183,9 +183,9 @@ def table(results: list[dict[str, Any]]) -> str:
                 round(m["psnr"], 2),
                 round(s["copy_last_psnr"], 2),
                 round(s["psnr_shuffled_actions"], 2),
-                s["ssim_per_step"][-1],
-                m["ssim_per_step"][-1],
-                s["copy_last_ssim_per_step"][-1],
+                f"{s['ssim_per_step'][-1]:.3f}",
+                f"{m['ssim_per_step'][-1]:.3f}",
+                f"{s['copy_last_ssim_per_step'][-1]:.3f}",
             ]
         )
     return markdown_table(header, rows)
