@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             else [f"- command: `{train_cmd}`"]
         ),
         f"- hardware: {machine_info()['processor']}, {os.cpu_count()} CPU cores, no GPU; world size {prov.get('world_size')}",
+        *[f"- {h['phase']} phase: {h['stopped_early']}" for h in hist if h.get("stopped_early")],
         f"- wall time {wall / 60:.1f} min in all:",
         "",
         "| phase | steps | wall (s) | final loss | final MSE | final KL (nats/frame) | train PSNR (dB, teacher-forced) |",
