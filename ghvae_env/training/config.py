@@ -147,12 +147,13 @@ class TrainConfig:
     # the cores other processes keep busy): 2 threads beside a busy process ran 1.5-1.9x slower.
     # On the command line through _threads.add_threads_argument (its own checker and help).
     threads: int | None = None
-    # inductor's CPU backend compiled the cpu-small loss in 100-130 s per phase and then ran a
-    # step 1.27-1.40x faster (issue 11, AMD EPYC, 2 cores): worth it for runs of an hour
+    # Opt-in, not a default: `benchmarks/speed.py --compile-training` (2026-12-01, AMD EPYC,
+    # 2 threads, quiet) compiled cpu-small's greedy step in 60-74 s per stage and then ran it
+    # at 1.06x, 0.88x and 1.01x the eager speed (stages 1-3): no gain on this CPU.
     compile: bool = option(
         False,
-        "torch.compile the training loss (minutes of compiling per phase, then faster steps; "
-        "falls back to eager with a warning if compiling fails)",
+        "torch.compile the training loss (a minute or more of compiling per phase; measured "
+        "no faster on a 2-core EPYC; falls back to eager with a warning if compiling fails)",
         flag="--compile",
     )
     model_overrides: ModelOverrides = field(default_factory=ModelOverrides)
