@@ -40,7 +40,6 @@ Choices (recorded in results.json):
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 import time
 from pathlib import Path
@@ -61,6 +60,7 @@ from _common import (
 )
 
 from ghvae_env.data.frames import to_float_chw, to_uint8_hwc
+from ghvae_env.model.api import rollout_by_steps
 from ghvae_env.model.losses import PSNR_CAP_DB
 
 PSNR_CAP = PSNR_CAP_DB  # identical frames: 100 dB (ghvae_env.model.losses)
@@ -162,15 +162,10 @@ def imagine(
     for s in range(0, len(frames), chunk):
         ctx = to_float_chw(frames[s : s + chunk, :context], device)  # (b, C, 3, 64, 64)
         act = torch.as_tensor(actions[s : s + chunk], device=device)  # (b, C-1+H, 4)
-        if not sample:
-            state = model.start(ctx, act[:, : context - 1])
-            steps = []
-            for t in range(act.shape[1] - (context - 1)):
-                frame, state = model.step(state, act[:, context - 1 + t], sample=False)
-                steps.append(frame)
-            out.append(to_uint8_hwc(torch.stack(steps, 1).unsqueeze(1)))  # (b, 1, H, ...)
-            continue
-        pred = model.rollout(ctx, act, num_samples=num_samples, generator=gen)
+        if sample:
+            pred = model.rollout(ctx, act, num_samples=num_samples, generator=gen)
+        else:
+            pred = rollout_by_steps(model, ctx, act, generator=gen, sample=False)
         if num_samples == 1:
             pred = pred.unsqueeze(1)  # (b, 1, H, 3, 64, 64)
         out.append(to_uint8_hwc(pred))  # (b, S, H, 64, 64, 3)
@@ -615,8 +610,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"imagined {len(seeds)} x {S} x {H} frames in {imagine_s:.1f} s", flush=True)
     pred_mean = None
     if args.prior_mean:
-        if "sample" not in inspect.signature(model.step).parameters:
-            p.error(f"--prior-mean: {type(model).__name__}.step takes no sample argument")
         pm, _ = imagine(model, frames, actions, C, 1, args.seed, device, args.chunk, sample=False)
         pred_mean = pm[:, 0]
 

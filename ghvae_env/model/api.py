@@ -194,8 +194,10 @@ def rollout_by_steps(
     actions: torch.Tensor,
     num_samples: int = 1,
     generator: torch.Generator | None = None,
+    sample: bool = True,
 ) -> torch.Tensor:
-    """``rollout`` of any :class:`WorldModel` from its ``start`` and ``step``."""
+    """``rollout`` of any :class:`WorldModel` from its ``start`` and ``step``
+    (``sample=False``: every step decodes the prior's mean)."""
     check_rollout_inputs(model.config, context_frames, actions, num_samples)
     B, C = context_frames.shape[:2]
     H = actions.shape[1] - (C - 1)
@@ -205,7 +207,7 @@ def rollout_by_steps(
     state = model.start(context_frames, actions[:, : C - 1])
     out = []
     for t in range(H):
-        frame, state = model.step(state, actions[:, C - 1 + t], generator)
+        frame, state = model.step(state, actions[:, C - 1 + t], generator, sample=sample)
         out.append(frame)
     pred = torch.stack(out, 1)  # (B*N, H, 3, 64, 64)
     return pred.unflatten(0, (B, num_samples)) if num_samples > 1 else pred

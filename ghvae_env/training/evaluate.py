@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
@@ -10,6 +9,7 @@ import torch
 
 from ghvae_env.data.frames import to_float_chw
 from ghvae_env.metrics.frame import ssim
+from ghvae_env.model.api import rollout_by_steps
 from ghvae_env.model.losses import frame_psnr  # one PSNR, capped at 100 dB (PSNR_CAP_DB)
 
 __all__ = ["evaluate_rollouts", "frame_psnr"]
@@ -39,25 +39,13 @@ def evaluate_rollouts(
     ``psnr`` means the model's predictions follow the actions; ``action_response`` is the mean
     absolute pixel difference (0..1) between the two predictions.
 
-    ``sample=False`` decodes the prior's mean instead of a sample (models whose ``step``
-    takes ``sample``). ``with_ssim`` adds SSIM per step for the model and for copy-last
+    ``sample=False`` decodes the prior's mean instead of a sample. ``with_ssim`` adds SSIM per step for the model and for copy-last
     (``ghvae_env.metrics.ssim``, on the same predictions).
     """
-    if not sample and "sample" not in inspect.signature(model.step).parameters:
-        raise ValueError(
-            f"sample=False needs a model whose step takes sample; {type(model).__name__} does not"
-        )
 
     def _rollout(context_frames: torch.Tensor, acts: torch.Tensor, noise_seed: int):
         gen_ = torch.Generator(device=device).manual_seed(noise_seed)
-        if sample:
-            return model.rollout(context_frames, acts, generator=gen_)
-        state = model.start(context_frames, acts[:, : context - 1])
-        out = []
-        for t in range(acts.shape[1] - (context - 1)):
-            frame, state = model.step(state, acts[:, context - 1 + t], gen_, sample=False)
-            out.append(frame)
-        return torch.stack(out, 1)
+        return rollout_by_steps(model, context_frames, acts, generator=gen_, sample=sample)
 
     rng = np.random.default_rng(seed)
     n = min(num_clips, len(dataset))
