@@ -93,10 +93,52 @@ def train_greedy(args: argparse.Namespace, name: str, **kw: Any) -> tuple[Path, 
     return out, time.time() - t0
 
 
-def train_e2e_scratch(args: argparse.Namespace, k: int) -> tuple[GHVAE, dict[str, Any]]:
-    """k modules, all trainable from step 0 (trainer's e2e freezing), k x steps_per_module steps."""
+def e2e_from_scratch(
+    args: argparse.Namespace, k: int, steps: int, seed: int
+) -> tuple[GHVAE, dict[str, Any]]:
+    """A k-module GHVAE, every module trainable from step 0 (the trainer's e2e freezing, the
+    trainer's batch stream, the greedy learning rate), trained for ``steps`` steps from the
+    initial weights of the greedy run of ``seed``. Stops at a non-finite loss.
+
+    Returns the model (eval mode) and a record: the training loss and PSNR of every step,
+    the step at which the loss became non-finite (None: never), and the wall seconds."""
     from ghvae_env.data.dataset import VideoDataset
 
+    torch.manual_seed(seed)  # the initial weights of the greedy runs
+    config = GHVAEConfig.preset(
+        args.preset, num_modules=k, context_frames=args.context, horizon=args.train_horizon
+    )
+    model = GHVAE(config)
+    params = freeze_for_stage(model, Phase("e2e", k, steps))
+    opt = torch.optim.Adam(params, lr=TrainConfig.lr)
+    ds = VideoDataset(args.data, window=args.context + args.train_horizon, split="train")
+    t0, psnrs, losses, diverged_at = time.time(), [], [], None
+    for step in range(steps):
+        rng = np.random.default_rng([seed, 0, step, 0])  # the trainer's batch stream
+        frames, actions = ds.sample_batch(args.batch_size, rng)
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        loss = model.loss(
+            to_float_chw(frames), torch.as_tensor(actions), stage=k, frozen_below=1, generator=gen
+        )
+        value = float(loss["loss"].detach())
+        if not np.isfinite(value):
+            diverged_at = step
+            break
+        opt.zero_grad(set_to_none=True)
+        loss["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(params, TrainConfig.grad_clip)
+        opt.step()
+        losses.append(value)
+        psnrs.append(float(loss["psnr"]))
+        if args.log_every and (step + 1) % args.log_every == 0:
+            print(f"[e2e-scratch K={k}] step {step + 1}/{steps} loss {value:.4f}", flush=True)
+    model.eval().requires_grad_(False)
+    record = {"losses": losses, "psnrs": psnrs, "diverged_at": diverged_at}
+    return model, {**record, "wall_s": time.time() - t0}
+
+
+def train_e2e_scratch(args: argparse.Namespace, k: int) -> tuple[GHVAE, dict[str, Any]]:
+    """k modules, all trainable from step 0 (trainer's e2e freezing), k x steps_per_module steps."""
     steps = k * args.steps_per_module
     out = Path(args.out) / "runs" / f"e2e_scratch_K{k}"
     path = out / "model.pt"
@@ -116,35 +158,12 @@ def train_e2e_scratch(args: argparse.Namespace, k: int) -> tuple[GHVAE, dict[str
         model = load_model(path)
         if (model.checkpoint_info.get("provenance") or {}).get("ablation") == spec:
             return model, {"steps": steps, "reused": True}
-    torch.manual_seed(args.seed)  # the initial weights of the greedy runs
-    config = GHVAEConfig.preset(
-        args.preset, num_modules=k, context_frames=args.context, horizon=args.train_horizon
-    )
-    model = GHVAE(config)
-    params = freeze_for_stage(model, Phase("e2e", k, steps))
-    opt = torch.optim.Adam(params, lr=TrainConfig.lr)
-    ds = VideoDataset(args.data, window=args.context + args.train_horizon, split="train")
-    t0, tail = time.time(), []
-    for step in range(steps):
-        rng = np.random.default_rng([args.seed, 0, step, 0])  # the trainer's batch stream
-        frames, actions = ds.sample_batch(args.batch_size, rng)
-        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        loss = model.loss(
-            to_float_chw(frames), torch.as_tensor(actions), stage=k, frozen_below=1, generator=gen
+    model, run = e2e_from_scratch(args, k, steps, args.seed)
+    if run["diverged_at"] is not None:
+        raise RuntimeError(
+            f"e2e from scratch: loss became non-finite at step {run['diverged_at']}; lower the lr"
         )
-        opt.zero_grad(set_to_none=True)
-        loss["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(params, TrainConfig.grad_clip)
-        opt.step()
-        value = float(loss["loss"].detach())
-        if not np.isfinite(value):
-            raise RuntimeError(
-                f"e2e from scratch: loss became {value} at step {step}; lower the lr"
-            )
-        tail = (tail + [float(loss["psnr"])])[-20:]
-        if args.log_every and (step + 1) % args.log_every == 0:
-            print(f"[e2e-scratch K={k}] step {step + 1}/{steps} loss {value:.4f}", flush=True)
-    model.eval().requires_grad_(False)
+    tail = run["psnrs"][-20:]
     out.mkdir(parents=True, exist_ok=True)
     save_checkpoint(
         path, model, trained_modules=k, stage="e2e-scratch", provenance={"ablation": spec}
@@ -152,7 +171,7 @@ def train_e2e_scratch(args: argparse.Namespace, k: int) -> tuple[GHVAE, dict[str
     return model, {
         "steps": steps,
         "reused": False,
-        "wall_s": round(time.time() - t0, 1),
+        "wall_s": round(run["wall_s"], 1),
         "final_train_psnr_last20": round(float(np.mean(tail)), 3) if tail else None,
     }
 

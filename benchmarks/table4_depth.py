@@ -40,20 +40,17 @@ from _common import (
     today,
 )
 from ablations import _parser as ablation_parser
-from ablations import evaluate, train_greedy
+from ablations import e2e_from_scratch, evaluate, train_greedy
 
 from ghvae_env.data.dataset import VideoDataset
-from ghvae_env.data.frames import to_float_chw
-from ghvae_env.model import GHVAE, GHVAEConfig, load_model, save_checkpoint
-from ghvae_env.training.trainer import Phase, TrainConfig, freeze_for_stage
+from ghvae_env.model import GHVAE, load_model, save_checkpoint
 
 
 def train_e2e(args: argparse.Namespace, k: int, seed: int) -> tuple[GHVAE, dict[str, Any]]:
     """k modules trainable from step 0, k x steps_per_module steps, losses recorded.
 
-    ``ablations.train_e2e_scratch`` with the per-step loss kept and divergence recorded
-    instead of raised (same initial weights as the greedy run of ``seed``: the trainer
-    seeds torch with it before building the model)."""
+    ``ablations.e2e_from_scratch`` (same initial weights as the greedy run of ``seed``),
+    cached per seed, with the loss stability and divergence recorded instead of raised."""
     steps = k * args.steps_per_module
     out = Path(args.out) / "runs" / f"e2e_K{k}_seed{seed}"
     path = out / "model.pt"
@@ -62,39 +59,13 @@ def train_e2e(args: argparse.Namespace, k: int, seed: int) -> tuple[GHVAE, dict[
         info = (model.checkpoint_info.get("provenance") or {}).get("table4")
         if info and info.get("steps") == steps:
             return model, info
-    torch.manual_seed(seed)
-    config = GHVAEConfig.preset(
-        args.preset, num_modules=k, context_frames=args.context, horizon=args.train_horizon
-    )
-    model = GHVAE(config)
-    params = freeze_for_stage(model, Phase("e2e", k, steps))
-    opt = torch.optim.Adam(params, lr=TrainConfig.lr)
-    ds = VideoDataset(args.data, window=args.context + args.train_horizon, split="train")
-    losses: list[float] = []
-    diverged_at = None
-    t0 = time.time()
-    for step in range(steps):
-        rng = np.random.default_rng([seed, 0, step, 0])  # the trainer's batch stream
-        frames, actions = ds.sample_batch(args.batch_size, rng)
-        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        out_ = model.loss(
-            to_float_chw(frames), torch.as_tensor(actions), stage=k, frozen_below=1, generator=gen
-        )
-        value = float(out_["loss"].detach())
-        if not np.isfinite(value):
-            diverged_at = step
-            break
-        losses.append(value)
-        opt.zero_grad(set_to_none=True)
-        out_["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(params, TrainConfig.grad_clip)
-        opt.step()
-    model.eval().requires_grad_(False)
+    model, run = e2e_from_scratch(args, k, steps, seed)
+    losses = run["losses"]
     info = {
         "steps": steps,
         "steps_done": len(losses),
-        "diverged_at": diverged_at,
-        "wall_s": round(time.time() - t0, 1),
+        "diverged_at": run["diverged_at"],
+        "wall_s": round(run["wall_s"], 1),
         **loss_stability(losses),
     }
     out.mkdir(parents=True, exist_ok=True)
