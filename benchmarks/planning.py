@@ -47,8 +47,9 @@ from ghvae_env.planning.policies import make_policy
 from ghvae_env.planning.results import ResultsWriter, run_logged_episodes, summary_table
 from ghvae_env.planning.tasks import (
     PushTaskConfig,
+    cached_push_tasks,
+    default_task_cache,
     run_episode,
-    sample_push_tasks,
     summarize,
     task_distance_report,
 )
@@ -123,6 +124,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None, help=out_help("planning.json"))
     p.add_argument(
         "--fresh", action="store_true", help="ignore (and replace) an existing episode log"
+    )
+    p.add_argument(
+        "--tasks-cache",
+        type=Path,
+        default=None,
+        help="task cache (.npz): built once, read back on resume and by later runs on the same "
+        "tasks (default: $XDG_CACHE_HOME or ~/.cache, ghvae-env/push_tasks/; with --quick, "
+        "beside --out)",
+    )
+    p.add_argument(
+        "--no-tasks-cache", action="store_true", help="build the tasks, read and write no cache"
     )
     add_threads_argument(p)
     p.add_argument(
@@ -207,12 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     summaries, episodes, errors = {}, {}, {}
     skipped: list[dict[str, Any]] = []
     try:
-        tasks = sample_push_tasks(
-            env,
-            args.episodes,
-            args.seed,
-            PushTaskConfig(max_steps=args.max_steps, goal=args.goal),
-            skipped,
+        task_config = PushTaskConfig(max_steps=args.max_steps, goal=args.goal)
+        cache = None
+        if not args.no_tasks_cache:
+            cache = args.tasks_cache
+            if cache is None:
+                base = args.out.parent if args.quick else None
+                cache = default_task_cache(env, args.seed, task_config, base)
+        tasks = cached_push_tasks(
+            env, args.episodes, args.seed, task_config, skipped, cache=cache, progress=True
         )
         distances = task_distance_report(tasks, skipped)
         print(

@@ -30,6 +30,7 @@ __all__ = [
     "sample_push_task",
     "sample_push_tasks",
     "iter_push_tasks",
+    "cached_push_tasks",
     "run_episode",
     "summarize",
     "RandomPolicy",
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from ghvae_env.planning.tasks import (
         PushTask,
         PushTaskConfig,
+        cached_push_tasks,
         iter_push_tasks,
         run_episode,
         sample_push_task,
@@ -75,6 +77,7 @@ _LAZY = {
     "sample_push_task": "tasks",
     "sample_push_tasks": "tasks",
     "iter_push_tasks": "tasks",
+    "cached_push_tasks": "tasks",
     "run_episode": "tasks",
     "summarize": "tasks",
     "RandomPolicy": "policies",

@@ -41,6 +41,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -56,6 +57,11 @@ __all__ = [
     "sample_push_task",
     "sample_push_tasks",
     "iter_push_tasks",
+    "cached_push_tasks",
+    "default_task_cache",
+    "save_push_tasks",
+    "load_push_tasks",
+    "TaskCacheError",
     "run_episode",
     "summarize",
     "task_distance_report",
@@ -68,6 +74,10 @@ NOOP_ACTION = np.zeros(4, dtype=np.float32)  # hold the end effector (OSC goal =
 
 class TaskConfigError(ValueError):
     """A PushTaskConfig field has an invalid value."""
+
+
+class TaskCacheError(ValueError):
+    """A task cache file that cannot be read (corrupt, truncated, or not a task cache)."""
 
 
 class TaskSamplingError(RuntimeError):
@@ -418,6 +428,164 @@ def iter_push_tasks(
         made += 1
         s += 1
         yield task
+
+
+_CACHE_FORMAT = 1
+_TASK_ARRAYS = (
+    "start_state", "context_frames", "context_actions", "start_positions", "goal_positions",
+    "goal_image",
+)  # fmt: skip
+
+
+def _cache_key(env: gym.Env, seed: int, config: PushTaskConfig) -> dict[str, Any]:
+    """What a cached task set depends on: the scene (version and framing), the task protocol
+    and the first seed. The number of tasks is not in it: a longer set's prefix is the shorter
+    set (seeds are tried in order)."""
+    import json
+    from dataclasses import asdict
+
+    from ghvae_env.sim.scene import scene_metadata
+
+    scene = scene_metadata(getattr(env.unwrapped, "scene_config", None))
+    key = {
+        "format": _CACHE_FORMAT,
+        "scene_version": scene["scene_version"],
+        "image_size": int(getattr(env.unwrapped.scene_config, "image_size", 64)),
+        "config": asdict(config),
+        "seed": int(seed),
+    }
+    return json.loads(json.dumps(key))  # as read back from a cache file (tuples -> lists)
+
+
+def default_task_cache(
+    env: gym.Env, seed: int, config: PushTaskConfig, directory: str | Path | None = None
+) -> Path:
+    """The cache file of a task set: ``<directory>/push_tasks/<hash of scene, protocol, first
+    seed>.npz``; ``directory`` defaults to ``$XDG_CACHE_HOME/ghvae-env`` (``~/.cache``)."""
+    import hashlib
+    import json
+    import os
+
+    if directory is None:
+        root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        directory = Path(root) / "ghvae-env"
+    key = json.dumps(_cache_key(env, seed, config), sort_keys=True)
+    return Path(directory) / "push_tasks" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+
+
+def save_push_tasks(
+    path: str | Path, tasks: list[PushTask], skipped: list[dict[str, Any]], key: dict[str, Any]
+) -> Path:
+    """Write ``tasks`` (and the ``skipped`` seeds) to ``path`` (.npz) atomically: a temporary
+    file beside it is renamed over it, so an interrupted write never leaves a broken cache."""
+    import json
+    import os
+
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {
+        "key": np.array(json.dumps(key, sort_keys=True)),
+        "skipped": np.array(json.dumps(skipped)),
+        "meta": np.array(
+            json.dumps(
+                [
+                    {
+                        "seed": t.seed, "object_index": t.object_index, "max_steps": t.max_steps,
+                        "success_threshold": t.success_threshold,
+                        "demo": t.demo_actions is not None,
+                    }
+                    for t in tasks
+                ]
+            )
+        ),
+    }  # fmt: skip
+    for i, t in enumerate(tasks):
+        for name in _TASK_ARRAYS:
+            arrays[f"{i}/{name}"] = np.asarray(getattr(t, name))
+        if t.demo_actions is not None:
+            arrays[f"{i}/demo_actions"] = np.asarray(t.demo_actions)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def load_push_tasks(path: str | Path) -> tuple[list[PushTask], list[dict[str, Any]], dict]:
+    """(tasks, skipped, key) from a file written by :func:`save_push_tasks`; raises
+    :class:`TaskCacheError` naming the file when it is not a readable task cache."""
+    import json
+    import zipfile
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            key = json.loads(str(data["key"]))
+            skipped = json.loads(str(data["skipped"]))
+            tasks = []
+            for i, m in enumerate(json.loads(str(data["meta"]))):
+                fields = {name: data[f"{i}/{name}"] for name in _TASK_ARRAYS}
+                demo = data[f"{i}/demo_actions"] if m["demo"] else None
+                tasks.append(
+                    PushTask(
+                        seed=int(m["seed"]), object_index=int(m["object_index"]),
+                        max_steps=int(m["max_steps"]),
+                        success_threshold=float(m["success_threshold"]), demo_actions=demo,
+                        **fields,
+                    )
+                )  # fmt: skip
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise TaskCacheError(f"task cache {path} is not readable ({type(e).__name__}: {e})") from e
+    return tasks, skipped, key
+
+
+def cached_push_tasks(
+    env: gym.Env,
+    num_tasks: int,
+    seed: int = 0,
+    config: PushTaskConfig | None = None,
+    skipped: list[dict[str, Any]] | None = None,
+    cache: str | Path | None = None,
+    progress: bool = False,
+) -> list[PushTask]:
+    """:func:`sample_push_tasks`, read from / written to the ``cache`` file when given.
+
+    Building a task replays a scripted push in the simulator (~4 s a task here), so a
+    benchmark that resumes, or runs another policy on the same tasks, reads them back. A
+    cache made for the same scene, protocol and first seed with at least ``num_tasks`` tasks
+    serves its first ``num_tasks`` (the same tasks :func:`sample_push_tasks` gives); any other
+    cache, or one that is unreadable (a warning says why), is rebuilt and replaced.
+    ``progress``: a tqdm bar while building."""
+    import warnings
+
+    config = config if config is not None else PushTaskConfig()
+    key = _cache_key(env, seed, config)
+    if cache is not None and Path(cache).exists():
+        try:
+            tasks, cached_skipped, cached_key = load_push_tasks(cache)
+        except TaskCacheError as e:
+            warnings.warn(f"{e}; rebuilding it", stacklevel=2)
+        else:
+            if cached_key == key and len(tasks) >= num_tasks:
+                tasks = tasks[:num_tasks]
+                if skipped is not None:
+                    last = tasks[-1].seed
+                    skipped.extend(s for s in cached_skipped if s["seed"] < last)
+                return tasks
+    built: list[dict[str, Any]] = []
+    it = iter_push_tasks(env, num_tasks, seed, config, built)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, total=num_tasks, desc="push tasks", unit="task", dynamic_ncols=True)
+    tasks = list(it)
+    if skipped is not None:
+        skipped.extend(built)
+    if cache is not None:
+        save_push_tasks(cache, tasks, built, key)
+    return tasks
 
 
 def run_episode(

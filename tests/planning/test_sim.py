@@ -23,6 +23,8 @@ from ghvae_env.planning.tasks import (
     PushTaskConfig,
     TaskConfigError,
     TaskSamplingError,
+    cached_push_tasks,
+    default_task_cache,
     episode_video_frames,
     iter_push_tasks,
     run_episode,
@@ -189,6 +191,44 @@ def test_unsolvable_seeds_are_skipped_and_reported(env):
     report = task_distance_report(tasks, skipped)
     assert report["tasks"] == 1 and report["skipped"] == skipped
     assert 0.075 <= report["min_distance"] == report["median_distance"] <= report["max_distance"]
+
+
+def _same_task(a, b) -> bool:
+    return (a.seed, a.object_index, a.max_steps) == (b.seed, b.object_index, b.max_steps) and all(
+        np.array_equal(getattr(a, f), getattr(b, f))
+        for f in ("start_state", "context_frames", "context_actions", "goal_image", "demo_actions")
+    )
+
+
+def test_task_cache_round_trip_prefix_and_corruption(env, tmp_path, monkeypatch):
+    import ghvae_env.planning.tasks as tasks_mod
+
+    cache = default_task_cache(env, 6, SHORT, tmp_path)
+    assert cache.parent == tmp_path / "push_tasks" and cache.suffix == ".npz"
+    assert default_task_cache(env, 7, SHORT, tmp_path) != cache  # the first seed is in the key
+    skipped: list = []
+    built = cached_push_tasks(env, 2, 6, SHORT, skipped, cache=cache)
+    assert [t.seed for t in built] == [7, 8] and [s["seed"] for s in skipped] == [6]
+    assert cache.exists() and not cache.with_name(cache.name + ".tmp").exists()
+
+    def no_building(*args, **kwargs):
+        raise AssertionError("the cache should have served these tasks")
+
+    with monkeypatch.context() as m:
+        m.setattr(tasks_mod, "iter_push_tasks", no_building)
+        again: list = []
+        read = cached_push_tasks(env, 2, 6, SHORT, again, cache=cache)
+        assert again == skipped and all(_same_task(a, b) for a, b in zip(read, built, strict=True))
+        prefix: list = []  # a shorter set is the longer set's prefix
+        assert [t.seed for t in cached_push_tasks(env, 1, 6, SHORT, prefix, cache=cache)] == [7]
+        assert [s["seed"] for s in prefix] == [6]
+        with pytest.raises(AssertionError):  # another protocol is not served from this file
+            cached_push_tasks(env, 1, 6, replace(SHORT, max_steps=3), cache=cache)
+    cache.write_bytes(b"not an npz")  # a corrupt cache is rebuilt with a warning
+    with pytest.warns(UserWarning, match="not readable"):
+        rebuilt = cached_push_tasks(env, 1, 6, SHORT, cache=cache)
+    assert _same_task(rebuilt[0], built[0])
+    assert len(tasks_mod.load_push_tasks(cache)[0]) == 1
 
 
 def test_oracle_state_cost_in_process_and_in_a_worker(env, task):
