@@ -3,11 +3,11 @@
     python examples/visual_mpc.py --seed 0 --samples 32 --iterations 2 --out visual_mpc.gif
     python examples/visual_mpc.py            # writes to a new temporary directory (printed)
 
-One push task in ``RoboNet-Sim-v0`` (VP2 protocol: one object 5-15 cm to its goal, goal image
+One push task in ``RoboNet-Sim-v0`` (VP2 protocol: one object 7.5-15 cm to its goal, goal image
 rendered by the simulator, 15 steps, success within 5 cm). Each step the agent samples
 candidate action sequences, imagines them with the world model in one batched rollout,
 keeps those whose imagined frames look most like the goal (CEM) and executes the first
-action. The video shows sim frame | goal | imagined frame; the run's config and result are
+action. The video shows sim frame | imagined frame | goal; the run's config and result are
 saved beside it as ``<out>.json``.
 """
 

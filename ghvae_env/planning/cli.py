@@ -181,7 +181,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--video",
         type=Path,
         default=None,
-        help="write .mp4 or .gif: sim frame | goal image | imagined frame, all episodes",
+        help="write .mp4 or .gif: sim frame | imagined frame | goal image, all episodes",
     )
     p.add_argument("--fps", type=float, default=5.0, help="video frame rate")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -556,31 +556,41 @@ def cached_push_tasks(
     benchmark that resumes, or runs another policy on the same tasks, reads them back. A
     cache made for the same scene, protocol and first seed with at least ``num_tasks`` tasks
     serves its first ``num_tasks`` (the same tasks :func:`sample_push_tasks` gives); any other
-    cache, or one that is unreadable (a warning says why), is rebuilt and replaced.
+    cache with fewer is extended (building starts after its last seed); any other cache, or
+    one that is unreadable (a warning says why), is rebuilt and replaced.
     ``progress``: a tqdm bar while building."""
     import warnings
 
+    if isinstance(num_tasks, bool) or not isinstance(num_tasks, int) or num_tasks < 1:
+        raise ValueError(f"num_tasks needs to be an int >= 1, actual value: {num_tasks!r}")
     config = config if config is not None else PushTaskConfig()
     key = _cache_key(env, seed, config)
+    tasks: list[PushTask] = []
+    built: list[dict[str, Any]] = []  # skipped seeds, of the cached tasks and the new ones
     if cache is not None and Path(cache).exists():
         try:
-            tasks, cached_skipped, cached_key = load_push_tasks(cache)
+            cached, cached_skipped, cached_key = load_push_tasks(cache)
         except TaskCacheError as e:
             warnings.warn(f"{e}; rebuilding it", stacklevel=2)
         else:
-            if cached_key == key and len(tasks) >= num_tasks:
-                tasks = tasks[:num_tasks]
-                if skipped is not None:
-                    last = tasks[-1].seed
-                    skipped.extend(s for s in cached_skipped if s["seed"] < last)
-                return tasks
-    built: list[dict[str, Any]] = []
-    it = iter_push_tasks(env, num_tasks, seed, config, built)
+            if cached_key == key and cached:
+                tasks, built = cached[:num_tasks], list(cached_skipped)
+                if len(tasks) == num_tasks:
+                    if skipped is not None:
+                        last = tasks[-1].seed
+                        skipped.extend(s for s in built if s["seed"] < last)
+                    return tasks
+    more = num_tasks - len(tasks)
+    start = tasks[-1].seed + 1 if tasks else int(seed)
+    it = iter_push_tasks(env, more, start, config, built)
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(it, total=num_tasks, desc="push tasks", unit="task", dynamic_ncols=True)
-    tasks = list(it)
+        it = tqdm(
+            it, total=num_tasks, initial=len(tasks), desc="push tasks", unit="task",
+            dynamic_ncols=True,
+        )  # fmt: skip
+    tasks.extend(it)
     if skipped is not None:
         skipped.extend(built)
     if cache is not None:
@@ -693,7 +703,7 @@ def _imagined_frame(policy: object) -> np.ndarray | None:
 
 
 def episode_video_frames(result: dict[str, Any], task: PushTask, gap: int = 2) -> np.ndarray:
-    """Side-by-side panels per step: sim frame | goal image | imagined frame.
+    """Side-by-side panels per step: sim frame | imagined frame | goal image (issue 16).
 
     ``result`` from ``run_episode(..., record=True)``. The imagined panel shows what the plan
     predicted for the sim frame beside it (grey where there is no prediction: the first
@@ -707,7 +717,7 @@ def episode_video_frames(result: dict[str, Any], task: PushTask, gap: int = 2) -
     sep = np.full((h, gap, 3), 255, np.uint8)
     imagined = [None, *result["imagined"]]
     out = [
-        np.concatenate([sim[t], sep, task.goal_image, sep, grey if im is None else im], axis=1)
+        np.concatenate([sim[t], sep, grey if im is None else im, sep, task.goal_image], axis=1)
         for t, im in zip(range(T), imagined, strict=True)
     ]
     return np.stack(out)

@@ -131,7 +131,13 @@ def test_run_episode_fields(env, task):
     assert result["min_distance"] == min(result["distances"])
     assert result["frames"].shape == (3, 64, 64, 3) and result["imagined"] == [None, None]
     np.testing.assert_array_equal(result["frames"][0], task.context_frames[-1])  # exact restore
-    assert episode_video_frames(result, task).shape == (3, 64, 196, 3)
+    video = episode_video_frames(result, task)  # sim | imagined (grey: none) | goal
+    assert video.shape == (3, 64, 196, 3)
+    np.testing.assert_array_equal(video[:, :, :64], result["frames"])
+    assert (video[:, :, 66:130] == 128).all()
+    np.testing.assert_array_equal(
+        video[:, :, 132:], np.broadcast_to(task.goal_image, (3, 64, 64, 3))
+    )
     json.dumps({k: v for k, v in result.items() if k not in ("frames", "imagined")})
     summary = summarize([result])
     assert summary["episodes"] == 1 and summary["plan_step_time_s"] is None
@@ -224,6 +230,20 @@ def test_task_cache_round_trip_prefix_and_corruption(env, tmp_path, monkeypatch)
         assert [s["seed"] for s in prefix] == [6]
         with pytest.raises(AssertionError):  # another protocol is not served from this file
             cached_push_tasks(env, 1, 6, replace(SHORT, max_steps=3), cache=cache)
+    longer: list = []  # a longer request extends the cache after its last seed
+    calls = []
+
+    def counting(env_, n, start, *args, **kwargs):
+        calls.append((n, start))
+        return iter_push_tasks(env_, n, start, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(tasks_mod, "iter_push_tasks", counting)
+        extended = cached_push_tasks(env, 3, 6, SHORT, longer, cache=cache)
+    assert calls == [(1, 9)] and [t.seed for t in extended] == [7, 8, 9]
+    assert all(_same_task(a, b) for a, b in zip(extended, built, strict=False))
+    assert [s["seed"] for s in longer] == [6]
+    assert len(tasks_mod.load_push_tasks(cache)[0]) == 3
     cache.write_bytes(b"not an npz")  # a corrupt cache is rebuilt with a warning
     with pytest.warns(UserWarning, match="not readable"):
         rebuilt = cached_push_tasks(env, 1, 6, SHORT, cache=cache)
