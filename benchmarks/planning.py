@@ -95,6 +95,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         help="per-policy task limits, e.g. oracle=20 (the first N tasks)",
     )
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="run every N-th task from task I (0-based) of each policy's list: N processes or "
+        "machines with --shard 0/N .. N-1/N and their own --out split a benchmark; "
+        "concatenate their .jsonl logs into one and rerun without --shard for the joint table",
+    )
     p.add_argument("--device", default="auto", help='model device: "auto", "cpu", "cuda:N"')
     add_planner_arguments(p)
     p.set_defaults(preset="vp2")
@@ -196,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
         if name not in ALL_POLICIES or not n.isdigit() or int(n) < 1:
             raise SystemExit(f"--limit items must be POLICY=N (N >= 1), actual value: {item!r}")
         limits[name] = int(n)
+    shard = (0, 1)
+    if args.shard is not None:
+        i, _, n = args.shard.partition("/")
+        if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
+            raise SystemExit(f"--shard must be I/N with 0 <= I < N, actual value: {args.shard!r}")
+        shard = (int(i), int(n))
     try:
         configs = policy_configs(args)
     except PlannerConfigError as e:
@@ -243,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                 kind, env, configs.get(name), models.get(name),
                 oracle_cost=args.oracle_cost, oracle_workers=args.oracle_workers,
             )  # fmt: skip
-            todo = tasks[: limits.get(name, len(tasks))]
+            todo = tasks[: limits.get(name, len(tasks))][shard[0] :: shard[1]]
             log_name = f"oracle-{args.oracle_cost}" if name == "oracle" else name
             count = [0]
 

@@ -55,3 +55,29 @@ def test_planning_benchmark_quick(checkpoint, tmp_path):
     log = out.with_suffix(".jsonl").read_text().splitlines()
     assert len(log) == 4  # one line per finished episode: ghvae, random, noop, oracle-state
     assert {json.loads(x)["policy"] for x in log} == {"ghvae", "random", "noop", "oracle-state"}
+
+
+def test_planning_benchmark_shards_merge_into_one_table(tmp_path):
+    # two shards, each its own --out; their concatenated logs make the joint run a pure resume
+    common = ("--quick", "--episodes", "2", "--policies", "noop", "--device", "cpu")
+    for i in (0, 1):
+        _run(
+            "benchmarks/planning.py", *common, "--shard", f"{i}/2",
+            "--out", str(tmp_path / f"s{i}.json"), cwd=tmp_path,
+        )  # fmt: skip
+    shards = [json.loads((tmp_path / f"s{i}.json").read_text()) for i in (0, 1)]
+    seeds = [[e["task"]["seed"] for e in r["episodes"]["noop"]] for r in shards]
+    assert [len(s) for s in seeds] == [1, 1] and seeds[0] != seeds[1]
+    assert (tmp_path / "push_tasks").is_dir()  # --quick keeps the task cache beside --out
+    joint = tmp_path / "all.jsonl"
+    joint.write_text("".join((tmp_path / f"s{i}.jsonl").read_text() for i in (0, 1)))
+    before = joint.read_text()
+    _run("benchmarks/planning.py", *common, "--out", str(tmp_path / "all.json"), cwd=tmp_path)
+    assert joint.read_text() == before  # nothing re-run: every episode came from the logs
+    report = json.loads((tmp_path / "all.json").read_text())
+    assert sorted(e["task"]["seed"] for e in report["episodes"]["noop"]) == sorted(sum(seeds, []))
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/planning.py"), *common, "--shard", "2/2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert bad.returncode != 0 and "--shard must be I/N" in bad.stderr and "'2/2'" in bad.stderr
