@@ -174,6 +174,7 @@ def policy_configs(args: argparse.Namespace) -> dict[str, PlannerConfig]:
         num_elites=max(1, args.icem_samples // 8),
         horizon=config.horizon,
         seed=args.seed,
+        prior_mean=config.prior_mean,
         **({"iterations": args.iterations} if args.iterations is not None else {}),
     )
     return {

@@ -436,6 +436,7 @@ class SVGPrime(nn.Module):
         actions: torch.Tensor,
         num_samples: int = 1,
         generator: torch.Generator | None = None,
+        sample: bool = True,
     ) -> torch.Tensor:
         """Predict H frames after C context frames (same contract as ``GHVAE.rollout``)."""
-        return rollout_by_steps(self, context_frames, actions, num_samples, generator)
+        return rollout_by_steps(self, context_frames, actions, num_samples, generator, sample)

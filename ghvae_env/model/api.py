@@ -10,7 +10,8 @@ It implements :class:`WorldModel`:
   so that vector envs can merge states of different batches);
 * ``step(state, action B x A, generator=None, sample=True) -> (frame B x 3 x 64 x 64, state)``:
   one imagined frame in [0, 1]; ``sample=False`` is the deterministic (mean) prediction;
-* ``rollout(context_frames, actions B x (C-1+H) x A, num_samples=1, generator=None)``:
+* ``rollout(context_frames, actions B x (C-1+H) x A, num_samples=1, generator=None,
+  sample=True)``:
   ``B x H x 3 x 64 x 64`` (``B x N x H x ...`` for N samples); :func:`rollout_by_steps` is
   the shared implementation on top of ``start`` and ``step``.
 
@@ -88,6 +89,7 @@ class WorldModel(Protocol):
         actions: torch.Tensor,
         num_samples: int = 1,
         generator: torch.Generator | None = None,
+        sample: bool = True,
     ) -> torch.Tensor: ...
 
 

@@ -547,6 +547,7 @@ class GHVAE(nn.Module):
         actions: torch.Tensor,
         num_samples: int = 1,
         generator: torch.Generator | None = None,
+        sample: bool = True,
     ) -> torch.Tensor:
         """Predict H frames after C context frames.
 
@@ -554,4 +555,4 @@ class GHVAE(nn.Module):
         actions: B x (C-1+H) x A (the C-1 context transitions, then H future actions).
         Returns B x H x 3 x 64 x 64, or B x N x H x 3 x 64 x 64 when num_samples = N > 1.
         """
-        return rollout_by_steps(self, context_frames, actions, num_samples, generator)
+        return rollout_by_steps(self, context_frames, actions, num_samples, generator, sample)

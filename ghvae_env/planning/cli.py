@@ -82,6 +82,14 @@ def add_planner_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--cost", default=None, choices=list(COSTS), help="pixel cost per frame")
     p.add_argument(
+        "--prior-mean",
+        action="store_const",
+        const=True,
+        default=None,
+        help="score candidates on the model's deterministic (prior-mean) prediction instead of "
+        "a latent sample each",
+    )
+    p.add_argument(
         "--max-steps", type=_positive_int, default=15, help="control steps per episode (VP2: 15)"
     )
 
@@ -94,6 +102,7 @@ _PLANNER_FLAGS = {  # argparse dest -> PlannerConfig field
     "horizon": "horizon",
     "replan_every": "replan_every",
     "cost": "cost",
+    "prior_mean": "prior_mean",
 }
 
 

@@ -125,6 +125,11 @@ class PlannerConfig:
     # Seed of the planner's sampling noise and of the model's latent samples (None: fresh
     # entropy on every reset).
     seed: int | None = 0
+    # Score candidates on the model's deterministic prediction (``rollout(..., sample=False)``:
+    # the prior's mean latent) instead of one latent sample each. VP2 samples; on the bundled
+    # model the prior mean scored 0.8 dB PSNR above a sample on held-out clips, and a sampled
+    # cost ranks candidates with the latent noise mixed in (our option; issue 16).
+    prior_mean: bool = False
 
     def __post_init__(self) -> None:
         def fail(name: str, expected: str) -> None:
@@ -161,7 +166,7 @@ class PlannerConfig:
             not _is_real(self.gamma) or not math.isfinite(self.gamma) or self.gamma <= 0
         ):
             fail("gamma", "None or a finite float > 0")
-        for name in ("warm_start", "keep_mean"):
+        for name in ("warm_start", "keep_mean", "prior_mean"):
             if not isinstance(getattr(self, name), bool):
                 fail(name, "a bool")
         for name, choices in (("noise_form", NOISE_FORMS), ("warm_start_pad", WARM_START_PADS)):

@@ -218,8 +218,10 @@ class SimulatorModel:
         actions: torch.Tensor,
         num_samples: int = 1,
         generator: torch.Generator | None = None,
+        sample: bool = True,
     ) -> torch.Tensor:
         """context_frames: B x C x 3 x 64 x 64 (only C is used); actions: B x (C-1+H) x 4.
+        ``sample`` is accepted and changes nothing: the simulator is deterministic.
 
         Returns B x H x 3 x 64 x 64 float in [0, 1] (B x N x H x ... for ``num_samples`` N > 1:
         the simulator is deterministic, so the N samples are copies).

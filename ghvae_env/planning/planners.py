@@ -277,7 +277,7 @@ class Planner:
             result.rollouts += 1
             result.samples += n
             return check_costs(costs, n), pred
-        pred = self.model.rollout(frames, actions, num_samples=1, generator=self._model_gen)
+        pred = self._rollout(frames, actions)
         if isinstance(pred, torch.Tensor) and pred.is_cuda:
             torch.cuda.synchronize(pred.device)
         result.model_time_s += time.perf_counter() - t0
@@ -291,6 +291,23 @@ class Planner:
             )
         costs = check_costs(self.cost_fn(pred, goal), n)
         return costs, pred
+
+    def _rollout(self, frames: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """``model.rollout`` of the candidates; with ``prior_mean`` its deterministic
+        prediction (``sample=False``), which a model's rollout must then accept."""
+        if not self.config.prior_mean:
+            return self.model.rollout(frames, actions, num_samples=1, generator=self._model_gen)
+        try:
+            return self.model.rollout(
+                frames, actions, num_samples=1, generator=self._model_gen, sample=False
+            )
+        except TypeError as e:
+            if "sample" not in str(e):
+                raise
+            raise PlanningError(
+                f"prior_mean=True needs model.rollout(..., sample=False) (the deterministic "
+                f"prediction); {type(self.model).__name__}.rollout does not take it ({e})"
+            ) from e
 
     # ------------------------------------------------------------------ planning
     def _check_inputs(

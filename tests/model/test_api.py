@@ -29,6 +29,17 @@ def test_both_models_implement_the_protocol_without_imitating_each_other(tiny_mo
         frame, state = model.step(state, torch.zeros(2, 4), sample=False)
         assert frame.shape == (2, 3, 64, 64)
         state.assign(torch.tensor([0]), state.index([1]))
+        # rollout(sample=False): the prior mean at every step, whatever the generator
+        ctx, acts = torch.rand(2, 2, 3, 64, 64), torch.rand(2, 4, 4) * 2 - 1
+        mean = [
+            model.rollout(ctx, acts, generator=torch.Generator().manual_seed(s), sample=False)
+            for s in (0, 1)
+        ]
+        torch.testing.assert_close(mean[0], mean[1], rtol=0, atol=0)
+        sampled = [
+            model.rollout(ctx, acts, generator=torch.Generator().manual_seed(s)) for s in (0, 1)
+        ]
+        assert mean[0].shape == (2, 3, 3, 64, 64) and not torch.equal(sampled[0], sampled[1])
     for fake in ("num_modules", "truncated"):  # GHVAE concepts SVG' used to fake
         assert not hasattr(svg, fake) and not hasattr(svg.config, fake)
 

@@ -116,3 +116,16 @@ def test_new_fields_name_themselves_and_the_value(kwargs, field):
 def test_preset_override_that_breaks_it_names_the_field():
     with pytest.raises(PlannerConfigError, match=r"num_elites needs to be in \[1, num_samples=4\]"):
         PlannerConfig.icem(num_samples=4)  # the preset's 8 elites no longer fit
+
+
+def test_cli_planner_flags_override_the_preset_and_prior_mean_is_off_by_default():
+    import argparse
+
+    from ghvae_env.planning.cli import add_planner_arguments, planner_config
+
+    p = argparse.ArgumentParser()
+    add_planner_arguments(p)
+    vp2 = planner_config(p.parse_args(["--preset", "vp2"]), seed=3)
+    assert vp2 == PlannerConfig.vp2(seed=3) and vp2.prior_mean is False
+    mean = planner_config(p.parse_args(["--preset", "vp2", "--prior-mean", "--samples", "32"]), 3)
+    assert mean == PlannerConfig.vp2(seed=3, prior_mean=True, num_samples=32)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ghvae_env.planning.config import PlannerConfig
+from ghvae_env.planning.config import PlannerConfig, PlannerConfigError
 from ghvae_env.planning.costs import CostError, PixelGoalCost, step_weights
 from ghvae_env.planning.planners import Planner, PlanningError
 
@@ -125,6 +125,25 @@ def test_bad_model_output_and_bad_costs_raise(blob, ctx):
         Planner(blob.Model(), cfg).plan(ctx, torch.zeros(2, 4), goal)
     with pytest.raises(TypeError, match="to_float_chw"):
         Planner(blob.Model(), cfg).plan((ctx * 255).to(torch.uint8), acts, goal)
+
+
+def test_prior_mean_plans_on_the_deterministic_rollout(blob, ctx):
+    calls = []
+
+    class Recording(blob.Model):
+        def rollout(self, context_frames, actions, num_samples=1, generator=None, sample=True):
+            calls.append(sample)
+            return super().rollout(context_frames, actions, num_samples, generator)
+
+    cfg = PlannerConfig(num_samples=4, iterations=2, horizon=2)
+    Planner(Recording(), cfg).plan(*ctx)
+    Planner(Recording(), cfg.replace(prior_mean=True)).plan(*ctx)
+    assert calls == [True, True, False, False]
+    # a model whose rollout cannot give its mean: a clear error naming the option
+    with pytest.raises(PlanningError, match="prior_mean=True needs model.rollout"):
+        Planner(blob.Model(), cfg.replace(prior_mean=True)).plan(*ctx)
+    with pytest.raises(PlannerConfigError, match="prior_mean"):
+        PlannerConfig(prior_mean="yes")
 
 
 def test_pixel_cost_weights_the_final_frame():
