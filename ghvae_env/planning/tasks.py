@@ -446,11 +446,11 @@ def _cache_key(env: gym.Env, seed: int, config: PushTaskConfig) -> dict[str, Any
 
     from ghvae_env.sim.scene import scene_metadata
 
-    scene = scene_metadata(getattr(env.unwrapped, "scene_config", None))
+    scene_config = env.unwrapped.scene_config
     key = {
         "format": _CACHE_FORMAT,
-        "scene_version": scene["scene_version"],
-        "image_size": int(getattr(env.unwrapped.scene_config, "image_size", 64)),
+        "scene_version": scene_metadata(scene_config)["scene_version"],
+        "image_size": int(scene_config.image_size),
         "config": asdict(config),
         "seed": int(seed),
     }
@@ -476,10 +476,11 @@ def default_task_cache(
 def save_push_tasks(
     path: str | Path, tasks: list[PushTask], skipped: list[dict[str, Any]], key: dict[str, Any]
 ) -> Path:
-    """Write ``tasks`` (and the ``skipped`` seeds) to ``path`` (.npz) atomically: a temporary
-    file beside it is renamed over it, so an interrupted write never leaves a broken cache."""
+    """Write ``tasks`` (and the ``skipped`` seeds) to ``path`` (.npz) atomically
+    (:func:`ghvae_env._io.atomic_path`: an interrupted write never leaves a broken cache)."""
     import json
-    import os
+
+    from ghvae_env._io import atomic_path
 
     path = Path(path)
     arrays: dict[str, np.ndarray] = {
@@ -503,13 +504,8 @@ def save_push_tasks(
             arrays[f"{i}/{name}"] = np.asarray(getattr(t, name))
         if t.demo_actions is not None:
             arrays[f"{i}/demo_actions"] = np.asarray(t.demo_actions)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
     return path
 
 
