@@ -306,7 +306,8 @@ def make_oracle_agent(
 
     ``cost="pixel"``: :class:`SimulatorModel` with the planner's image cost (``cost_fn`` or
     the config's); ``cost="state"``: :class:`SimulatorStateCost` with the config's step
-    weights (``final_step_weight``, not normalised for the ``"sse"`` cost, like VP2's sum).
+    weights (``final_step_weight``, not normalised for the ``"sse"`` cost, like VP2's sum)
+    and MPPI's scale-free ``temperature`` in place of ``gamma`` (which is set for pixel costs).
     ``workers``: simulator processes (0: plan in ``env`` itself). Call
     ``agent.model.close()`` to stop the workers.
     """
@@ -314,6 +315,12 @@ def make_oracle_agent(
         raise ValueError(f"cost needs to be one of {list(ORACLE_COSTS)}, actual value: {cost!r}")
     config = config if config is not None else PlannerConfig()
     if cost == "state":
+        if config.gamma is not None:
+            # VP2's gamma is set for its summed squared RGB error (thousands between
+            # candidates); on centimetres, exp(-0.05 dc) weighs all candidates almost alike and
+            # MPPI averages the noise away (measured: 2 of 3 tasks barely moved). The state cost
+            # gets the scale-free temperature instead.
+            config = config.replace(gamma=None)
         model: Any = SimulatorStateCost(
             env, workers, config.final_step_weight, normalise=config.cost != "sse"
         )

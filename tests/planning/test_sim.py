@@ -275,6 +275,11 @@ def test_oracle_state_cost_in_process_and_in_a_worker(env, task):
         )
         result = run_episode(env, agent, replace(task, max_steps=1))
         assert result["plans"] == 1
+        # VP2's gamma is for pixel SSE; on centimetres the oracle uses the scale-free temperature
+        vp2 = make_oracle_agent(env, PlannerConfig.vp2(num_samples=4), cost="state")
+        assert vp2.config.gamma is None and vp2.config.method == "mppi"
+        pixel = make_oracle_agent(env, PlannerConfig.vp2(num_samples=4), cost="pixel")
+        assert pixel.config.gamma == 0.05
     finally:
         remote.close()
 
