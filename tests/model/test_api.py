@@ -66,3 +66,34 @@ def test_checkpoint_module_imports_no_model_class():
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
     }
     assert not any(m.startswith(("ghvae_env.baselines", "ghvae_env.model.ghvae")) for m in imported)
+
+
+def test_rollout_consumes_a_shared_context_once_with_the_same_frames(tiny_model, monkeypatch):
+    """The planner's candidates share one context: rollout_by_steps starts on one row and
+    broadcasts the state; the frames equal start + step on every row."""
+    svg = SVGPrime(SVGPrimeConfig.preset("tiny")).eval()
+    ctx, acts = torch.rand(1, 2, 3, 64, 64), torch.rand(70, 5, 4) * 2 - 1
+    acts[:, :1] = acts[:1, :1]  # one context transition; the rows differ after it
+    frames = ctx.expand(70, -1, -1, -1, -1)
+    for model in (tiny_model, svg):
+        gen = torch.Generator().manual_seed(3)
+        state = model.start(frames.contiguous(), acts[:, :1].contiguous())
+        steps = []
+        for t in range(1, 5):
+            frame, state = model.step(state, acts[:, t], gen)
+            steps.append(frame)
+        rows = []
+        real_start = type(model).start
+        monkeypatch.setattr(
+            type(model),
+            "start",
+            lambda self, f, a=None, real=real_start: rows.append(f.shape[0]) or real(self, f, a),
+        )
+        shared = model.rollout(frames, acts, generator=torch.Generator().manual_seed(3))
+        assert rows == [1]  # 70 > STEP_CHUNK: the broadcast state is chunked too
+        torch.testing.assert_close(shared, torch.stack(steps, 1), rtol=0, atol=1e-5)
+        different = acts.clone()
+        different[5, 0] = 0.0  # one row's context differs: every row is started
+        model.rollout(frames, different, generator=torch.Generator().manual_seed(3))
+        assert rows == [1, 70]
+        monkeypatch.undo()
