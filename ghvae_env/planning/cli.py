@@ -82,6 +82,13 @@ def add_planner_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--cost", default=None, choices=list(COSTS), help="pixel cost per frame")
     p.add_argument(
+        "--cost-blur",
+        type=float,
+        default=None,
+        metavar="PX",
+        help="Gaussian blur (std, pixels) of frames and goal before the pixel cost (0: none, VP2)",
+    )
+    p.add_argument(
         "--prior-mean",
         action="store_const",
         const=True,
@@ -102,6 +109,7 @@ _PLANNER_FLAGS = {  # argparse dest -> PlannerConfig field
     "horizon": "horizon",
     "replan_every": "replan_every",
     "cost": "cost",
+    "cost_blur": "cost_blur",
     "prior_mean": "prior_mean",
 }
 

@@ -10,13 +10,15 @@ VP2's own scale (squared error summed over frames and pixels). Pass any
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 from ghvae_env.planning.config import COSTS, PlannerConfig
 
-__all__ = ["CostFn", "CostError", "PixelGoalCost", "step_weights", "check_costs"]
+__all__ = ["CostFn", "CostError", "PixelGoalCost", "gaussian_blur", "step_weights", "check_costs"]
 
 CostFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -52,28 +54,42 @@ class PixelGoalCost:
     squared difference over channels and pixels and ``w`` is not normalised (1 per frame,
     ``final_step_weight`` for the last), so one frame of 64 x 64 x 3 counts 12288x the MSE.
 
+    With ``blur`` > 0 both images are first smoothed by a Gaussian of that std (pixels,
+    separable, reflect padding): an arm or object a few pixels from its goal pose then costs
+    less than one far away, where a raw pixel distance charges both the same (twice the
+    area, once where it is and once where it should be) and prefers the arm out of view.
+
     Args:
         metric: ``"mse"``, ``"l1"`` or ``"sse"``.
         final_step_weight: weight of the last frame relative to each earlier one (>= 0).
+        blur: Gaussian std in pixels (0: none).
     """
 
-    def __init__(self, metric: str = "mse", final_step_weight: float = 10.0) -> None:
+    def __init__(
+        self, metric: str = "mse", final_step_weight: float = 10.0, blur: float = 0.0
+    ) -> None:
         if metric not in COSTS:
             raise ValueError(f"metric needs to be one of {list(COSTS)}, actual value: {metric!r}")
         if not final_step_weight >= 0:
             raise ValueError(
                 f"final_step_weight needs to be >= 0, actual value: {final_step_weight!r}"
             )
+        if not blur >= 0:
+            raise ValueError(f"blur needs to be >= 0 (pixels), actual value: {blur!r}")
         self.metric = metric
         self.final_step_weight = float(final_step_weight)
+        self.blur = float(blur)
 
     @classmethod
     def from_config(cls, config: PlannerConfig) -> PixelGoalCost:
-        return cls(config.cost, config.final_step_weight)
+        return cls(config.cost, config.final_step_weight, config.cost_blur)
 
     def per_frame(self, pred: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """``B x H x 3 x h x w`` and ``3 x h x w`` -> ``B x H`` distances."""
-        diff = pred - goal.to(pred.dtype)  # goal broadcasts over (B, H)
+        goal = goal.to(pred.dtype)
+        if self.blur > 0:
+            pred, goal = gaussian_blur(pred, self.blur), gaussian_blur(goal, self.blur)
+        diff = pred - goal  # goal broadcasts over (B, H)
         d = diff.abs() if self.metric == "l1" else diff.square()
         d = d.flatten(2)  # (B, H, C*h*w)
         return d.sum(dim=2) if self.metric == "sse" else d.mean(dim=2)  # (B, H)
@@ -90,7 +106,25 @@ class PixelGoalCost:
         return self.per_frame(pred, goal) @ w  # (B,)
 
     def __repr__(self) -> str:
-        return f"PixelGoalCost(metric={self.metric!r}, final_step_weight={self.final_step_weight})"
+        return (
+            f"PixelGoalCost(metric={self.metric!r}, final_step_weight={self.final_step_weight}, "
+            f"blur={self.blur})"
+        )
+
+
+def gaussian_blur(images: torch.Tensor, std: float) -> torch.Tensor:
+    """``... x C x h x w`` images smoothed by a separable Gaussian of ``std`` pixels (kernel
+    radius ``ceil(3 std)``, reflect padding, clipped to the image); same shape."""
+    radius = min(math.ceil(3 * std), min(images.shape[-2:]) - 1)
+    x = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+    k = torch.exp(-0.5 * (x / std) ** 2)
+    k = k / k.sum()
+    shape = images.shape
+    flat = images.reshape(-1, 1, *shape[-2:])
+    flat = F.pad(flat, (radius, radius, radius, radius), mode="reflect")
+    flat = F.conv2d(flat, k.view(1, 1, 1, -1))
+    flat = F.conv2d(flat, k.view(1, 1, -1, 1))
+    return flat.reshape(shape)
 
 
 def check_costs(costs: object, batch: int) -> torch.Tensor:

@@ -87,7 +87,9 @@ def test_rollout_consumes_a_shared_context_once_with_the_same_frames(tiny_model,
         monkeypatch.setattr(
             type(model),
             "start",
-            lambda self, f, a=None, real=real_start: rows.append(f.shape[0]) or real(self, f, a),
+            lambda self, f, a=None, real=real_start, rows=rows: (
+                rows.append(f.shape[0]) or real(self, f, a)
+            ),
         )
         shared = model.rollout(frames, acts, generator=torch.Generator().manual_seed(3))
         assert rows == [1]  # 70 > STEP_CHUNK: the broadcast state is chunked too

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ghvae_env.planning.config import PlannerConfig, PlannerConfigError
-from ghvae_env.planning.costs import CostError, PixelGoalCost, step_weights
+from ghvae_env.planning.costs import CostError, PixelGoalCost, gaussian_blur, step_weights
 from ghvae_env.planning.planners import Planner, PlanningError
 
 START = (32.0, 32.0)
@@ -157,6 +157,24 @@ def test_pixel_cost_weights_the_final_frame():
     assert torch.allclose(mse, torch.tensor([0.25 * 10 / 13, 0.25 / 13]))
     l1 = PixelGoalCost("l1", 10.0)(pred, goal)
     assert torch.allclose(l1, torch.tensor([0.5 * 10 / 13, 0.5 / 13]))
+
+
+def test_blurred_pixel_cost_credits_near_misses():
+    """Raw SSE prefers an object gone from view to one 3 px off its goal (it charges the near
+    miss twice); with cost_blur the near miss is the cheapest, the far one the dearest."""
+    goal = torch.zeros(3, 64, 64)
+    goal[:, 30:34, 30:34] = 1.0
+    pred = torch.zeros(3, 1, 3, 64, 64)
+    pred[0, 0, :, 30:34, 33:37] = 1.0  # 3 px off
+    pred[1, 0, :, 30:34, 50:54] = 1.0  # 20 px off
+    raw = PixelGoalCost("sse", 1.0)(pred, goal)
+    assert raw[2] < raw[0] < raw[1]  # pred[2]: gone
+    blurred = PixelGoalCost.from_config(PlannerConfig.vp2(cost_blur=2.0))(pred, goal)
+    assert blurred[0] < blurred[2] < blurred[1]
+    assert gaussian_blur(goal, 2.0).sum() == pytest.approx(float(goal.sum()), rel=1e-5)
+    assert torch.equal(PixelGoalCost("sse", 1.0, blur=0.0)(pred, goal), raw)
+    with pytest.raises(PlannerConfigError, match="cost_blur needs to be >= 0"):
+        PlannerConfig(cost_blur=-1.0)
 
 
 def test_tiny_ghvae_end_to_end(tiny_model):
