@@ -156,6 +156,15 @@ class TrainConfig:
         "no faster on a 2-core EPYC; falls back to eager with a warning if compiling fails)",
         flag="--compile",
     )
+    # A wall-clock cap per phase (greedy stage, e2e fine-tune, svg-prime's one phase): the
+    # phase ends after its steps or after this many minutes of training, whichever is first;
+    # the steps it reached are recorded. For comparisons at equal training time (issue 13:
+    # presets that differ in speed); a cosine schedule then ends before its last step.
+    phase_minutes: float | None = option(
+        None,
+        "stop each phase after this many minutes of training (its steps stay the upper bound)",
+        metavar="MIN",
+    )
     model_overrides: ModelOverrides = field(default_factory=ModelOverrides)
 
     def __post_init__(self) -> None:
@@ -211,6 +220,8 @@ class TrainConfig:
             fail("context/horizon", ">= 1", (self.context, self.horizon))
         if self.kl_warmup < 0:
             fail("kl_warmup", ">= 0", self.kl_warmup)
+        if self.phase_minutes is not None and not self.phase_minutes > 0:
+            fail("phase_minutes", "> 0 (minutes) or unset", self.phase_minutes)
         if self.checkpoint_every < 1:
             fail("checkpoint_every", ">= 1", self.checkpoint_every)
         if self.add_modules < 0:

@@ -279,6 +279,7 @@ _RESUME_KEYS = (
     "horizon",
     "add_modules",
     "init_from",
+    "phase_minutes",
 )
 
 
@@ -435,7 +436,10 @@ def _train_phase(
     bar = _progress(cfg.progress and dist.main, phase, step0)
     t_phase = time.time() - wall0  # a resumed phase's wall time counts its earlier sessions
     last_scalars: dict[str, float] = {}
+    steps_done = step0
     for step in range(step0, phase.steps):
+        if cfg.phase_minutes is not None and _out_of_time(run, t_phase, cfg.phase_minutes):
+            break
         lr = base_lr * _lr_factor(cfg.lr_schedule, step, phase.steps)
         for group in opt.param_groups:
             group["lr"] = lr
@@ -484,13 +488,14 @@ def _train_phase(
                     kl=f"{last_scalars['kl']:.1f}",
                     psnr=f"{last_scalars['psnr']:.2f}",
                 )
+        steps_done = step + 1
         if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < phase.steps:
             _save_state(run, opt, pi, step + 1, time.time() - t_phase)
     if bar is not None:
         bar.close()
     record = {
         "phase": phase.name,
-        "steps": phase.steps,
+        "steps": steps_done,
         "wall_s": round(time.time() - t_phase, 1),
         **{f"final_{k}": v for k, v in last_scalars.items()},
     }
@@ -503,6 +508,18 @@ def _train_phase(
         _save_model(run, f"stage_{phase.module}.pt", trained, phase.module, phase.name)
     _save_state(run, None, pi + 1, 0)  # the next phase starts at step 0 with a fresh optimizer
     return record
+
+
+def _out_of_time(run: _Run, t_phase: float, minutes: float) -> bool:
+    """Whether the phase has spent its ``phase_minutes``; with several processes rank 0's
+    clock decides for all (every rank stops at the same step)."""
+    done = torch.tensor([float(time.time() - t_phase >= 60.0 * minutes)])
+    if run.dist.world > 1:
+        import torch.distributed as torch_dist
+
+        done = done.to(run.device)
+        torch_dist.broadcast(done, 0)
+    return bool(done.item())
 
 
 def _evaluate_phase(run: _Run, phase: Phase, trained: nn.Module) -> dict[str, Any]:

@@ -383,3 +383,26 @@ def test_compile_trains_the_same_loss_as_eager(tmp_path, toy_data):
         with open(tmp_path / run / "scalars.csv") as f:
             rows[run] = [float(r["loss"]) for r in csv.DictReader(f)]
     assert rows["compiled"] == pytest.approx(rows["eager"], rel=1e-4)
+
+
+def test_phase_minutes_ends_each_phase_on_time_and_records_its_steps(tmp_path, toy_data):
+    """--phase-minutes: every phase stops when its minutes are spent (steps stay the upper
+    bound); the record, the csv and the stage files say how far it got."""
+    import csv
+
+    out = tmp_path / "budget"
+    cfg = TrainConfig(
+        data=toy_data, out=str(out), preset="tiny", modules=2, steps_per_module=10_000,
+        finetune_e2e=10_000, batch_size=2, context=2, horizon=3, eval_clips=2, progress=False,
+        phase_minutes=0.01,
+    )  # fmt: skip
+    summary = train(cfg)
+    steps = [p["steps"] for p in summary["phases"]]
+    assert [p["phase"] for p in summary["phases"]] == ["greedy-1", "greedy-2", "e2e"]
+    assert all(1 <= s < 10_000 for s in steps), steps
+    assert all(p["wall_s"] < 30 for p in summary["phases"])
+    rows = list(csv.DictReader(open(out / "scalars.csv")))
+    assert [sum(r["phase"] == p for r in rows) for p in ("greedy-1", "greedy-2", "e2e")] == steps
+    assert (out / "stage_2.pt").exists() and (out / "model.pt").exists()
+    with pytest.raises(TrainError, match="phase_minutes must be > 0"):
+        TrainConfig(data=toy_data, out="x", phase_minutes=0)
