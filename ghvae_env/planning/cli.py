@@ -36,6 +36,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _std_list(text: str) -> tuple[float, ...]:
+    """``0.5`` or ``0.5,0.5,0,0``: the sampling std, one value or one per action dimension."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(
+            f"must be a number or comma-separated numbers, actual value: {text!r}"
+        ) from e
+    return values[0] if len(values) == 1 else values
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -80,6 +91,14 @@ def add_planner_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--replan-every", type=_positive_int, default=None, help="executed actions between plans"
     )
+    p.add_argument(
+        "--init-std",
+        type=_std_list,
+        default=None,
+        metavar="STD[,STD..]",
+        help="std of the sampled actions, one value or one per dimension (dx,dy,dz,gripper); 0 "
+        "freezes a dimension (VP2: 0.5,0.5,0.5,0; 0.5,0.5,0,0 plans in the table's plane)",
+    )
     p.add_argument("--cost", default=None, choices=list(COSTS), help="pixel cost per frame")
     p.add_argument(
         "--cost-blur",
@@ -108,6 +127,7 @@ _PLANNER_FLAGS = {  # argparse dest -> PlannerConfig field
     "elites": "num_elites",
     "horizon": "horizon",
     "replan_every": "replan_every",
+    "init_std": "init_std",
     "cost": "cost",
     "cost_blur": "cost_blur",
     "prior_mean": "prior_mean",

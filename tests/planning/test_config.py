@@ -129,3 +129,10 @@ def test_cli_planner_flags_override_the_preset_and_prior_mean_is_off_by_default(
     assert vp2 == PlannerConfig.vp2(seed=3) and vp2.prior_mean is False
     mean = planner_config(p.parse_args(["--preset", "vp2", "--prior-mean", "--samples", "32"]), 3)
     assert mean == PlannerConfig.vp2(seed=3, prior_mean=True, num_samples=32)
+    planar = planner_config(
+        p.parse_args(["--preset", "vp2", "--init-std", "0.5,0.5,0,0", "--cost-blur", "8"]), 3
+    )
+    assert planar == PlannerConfig.vp2(seed=3, init_std=(0.5, 0.5, 0.0, 0.0), cost_blur=8.0)
+    assert planner_config(p.parse_args(["--init-std", "0.3"]), 3).init_std == (0.3,) * 4
+    with pytest.raises(SystemExit):
+        p.parse_args(["--init-std", "0.5,x"])
