@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -81,3 +82,17 @@ def test_planning_benchmark_shards_merge_into_one_table(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert bad.returncode != 0 and "--shard must be I/N" in bad.stderr and "'2/2'" in bad.stderr
+
+
+def test_pixel_cost_check_synthetic_and_rank_correlation(load_script):
+    """benchmarks/pixel_cost_check.py's simulator-free parts: raw SSE ranks a square 3 px off
+    its goal below one gone; blurred, above it; Spearman is 1 / -1 on (anti-)monotone costs."""
+    module = load_script("pixel_cost_check")
+    costs = module.synthetic([0.0, 8.0])
+    near, far, gone = costs["blur 0"]
+    assert gone < near < far
+    near, far, gone = costs["blur 8"]
+    assert near < gone < far
+    a = np.array([1.0, 3.0, 2.0, 5.0])
+    assert module.spearman(a, a * 2 + 1) == pytest.approx(1.0)
+    assert module.spearman(a, -a) == pytest.approx(-1.0)

@@ -16,6 +16,7 @@ QUICK_SCRIPTS = {  # script -> its published output under benchmarks/results/
     "action_response": "action_response",
     "imagined_vs_simulated": "imagined_vs_simulated",
     "memory": "memory.json",
+    "pixel_cost_check": "planning_cost",
     "planning": "planning.json",
     "svg_vs_ghvae": "svg_vs_ghvae",
     "throughput": "throughput.json",
