@@ -10,11 +10,11 @@ VP2's own scale (squared error summed over frames and pixels). Pass any
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 from ghvae_env.planning.config import COSTS, PlannerConfig
 
@@ -114,17 +114,33 @@ class PixelGoalCost:
 
 def gaussian_blur(images: torch.Tensor, std: float) -> torch.Tensor:
     """``... x C x h x w`` images smoothed by a separable Gaussian of ``std`` pixels (kernel
-    radius ``ceil(3 std)``, reflect padding, clipped to the image); same shape."""
-    radius = min(math.ceil(3 * std), min(images.shape[-2:]) - 1)
-    x = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
-    k = torch.exp(-0.5 * (x / std) ** 2)
+    radius ``ceil(3 std)``, reflect padding, clipped to the image); same shape.
+
+    Computed as ``M_h @ x @ M_w^T`` with the padding folded into the two blur matrices: a
+    1-channel ``conv2d`` took 10 s for a VP2 planning step's 2,000 frames on one core, the
+    two matmuls take milliseconds.
+    """
+    h, w = images.shape[-2:]
+    m_h = _blur_matrix(h, float(std), images.dtype, images.device)
+    m_w = m_h if w == h else _blur_matrix(w, float(std), images.dtype, images.device)
+    return m_h @ images @ m_w.T
+
+
+@functools.lru_cache(maxsize=16)
+def _blur_matrix(n: int, std: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``n x n``: row i holds the Gaussian weights of pixel i's neighbours, indices reflected
+    at the borders (``F.pad(mode="reflect")``: -1 -> 1, n -> n - 2)."""
+    radius = min(math.ceil(3 * std), n - 1)
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (offsets / std) ** 2)
     k = k / k.sum()
-    shape = images.shape
-    flat = images.reshape(-1, 1, *shape[-2:])
-    flat = F.pad(flat, (radius, radius, radius, radius), mode="reflect")
-    flat = F.conv2d(flat, k.view(1, 1, 1, -1))
-    flat = F.conv2d(flat, k.view(1, 1, -1, 1))
-    return flat.reshape(shape)
+    m = torch.zeros(n, n, dtype=torch.float64)
+    for i in range(n):
+        for o, weight in zip(range(-radius, radius + 1), k.tolist(), strict=True):
+            j = i + o
+            j = -j if j < 0 else (2 * (n - 1) - j if j > n - 1 else j)
+            m[i, j] += weight
+    return m.to(dtype=dtype, device=device)
 
 
 def check_costs(costs: object, batch: int) -> torch.Tensor:

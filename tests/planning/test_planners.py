@@ -189,3 +189,21 @@ def test_tiny_ghvae_end_to_end(tiny_model):
         assert result.actions.shape == (3, 4) and np.all(np.isfinite(result.actions))
         assert result.predicted.shape == (3, 3, 64, 64)
         assert result.rollouts == cfg.iterations + (method == "mppi")
+
+
+@pytest.mark.parametrize("std", [1.0, 8.0, 40.0])
+def test_gaussian_blur_matches_a_reflect_padded_convolution(std):
+    import math
+
+    import torch.nn.functional as F
+
+    images = torch.rand(2, 3, 3, 64, 48, generator=torch.Generator().manual_seed(0))
+
+    def conv(x: torch.Tensor, axis_len: int) -> torch.Tensor:  # 1-D blur along the last axis
+        r = min(math.ceil(3 * std), axis_len - 1)
+        k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype) / std) ** 2)
+        flat = F.pad(x.reshape(-1, 1, x.shape[-1]), (r, r), mode="reflect")
+        return F.conv1d(flat, (k / k.sum()).view(1, 1, -1)).reshape(x.shape)
+
+    ref = conv(conv(images, 48).transpose(-1, -2), 64).transpose(-1, -2)
+    torch.testing.assert_close(gaussian_blur(images, std), ref, rtol=0, atol=1e-5)
