@@ -68,7 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     resolve_out(p, args, "planning_cost")
     if args.quick:
         args.tasks, args.candidates, args.horizon = 2, 4, 3
-    blurs = [float(b) for b in args.blurs.split(",")]
+    for name, low in (("tasks", 1), ("candidates", 2), ("horizon", 1)):
+        if getattr(args, name) < low:
+            p.error(f"--{name} must be >= {low}, actual value: {getattr(args, name)}")
+    try:
+        blurs = [float(b) for b in args.blurs.split(",")]
+        if not all(0 <= b < float("inf") for b in blurs):
+            raise ValueError
+    except ValueError:
+        p.error(f"--blurs must be comma-separated stds >= 0, actual value: {args.blurs!r}")
     t0 = time.time()
     env = gym.make("RoboNet-Sim-v0")
     tasks = cached_push_tasks(env, args.tasks, args.seed, PushTaskConfig())

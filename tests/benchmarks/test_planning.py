@@ -96,3 +96,20 @@ def test_pixel_cost_check_synthetic_and_rank_correlation(load_script):
     a = np.array([1.0, 3.0, 2.0, 5.0])
     assert module.spearman(a, a * 2 + 1) == pytest.approx(1.0)
     assert module.spearman(a, -a) == pytest.approx(-1.0)
+
+
+def test_planning_episode_stats_counts_still_objects_and_lifted_arms(load_script, tmp_path):
+    module = load_script("planning_episode_stats")
+    up, flat = [[0, 0, 1, 0]] * 6, [[1, 0, 0, 0]] * 6
+    results = {"episodes": {"oracle": [
+        {"success": True, "final_distance": 0.01, "initial_distance": 0.1, "actions": flat},
+        {"success": False, "final_distance": 0.1, "initial_distance": 0.1, "actions": up},
+        {"success": False, "final_distance": 0.06, "initial_distance": 0.1, "actions": flat},
+    ]}}  # fmt: skip
+    stats = module.episode_stats(results)["oracle"]
+    assert stats["successes"] == 1 and stats["failures_object_never_moved"] == 1
+    assert stats["mean_dz_first_5_failures"] == 2.5 and stats["mean_dz_first_5_successes"] == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(SystemExit):
+        module.main([str(bad)])
