@@ -6,7 +6,7 @@ with Wilson 95% intervals, mean final and minimum distance, improvement, seconds
 step and the share of it inside model rollouts; the tasks' start-to-goal distances (min /
 median / max) and the seeds skipped as unsolvable.
 
-Policies: ``ghvae`` (--preset, default VP2's MPPI), ``ghvae-icem`` (iCEM), ``svg``
+Policies: ``ghvae`` (--preset, default ``push``: VP2's MPPI, blurred cost, planar), ``ghvae-icem`` (iCEM), ``svg``
 (--svg-checkpoint), ``random``, ``noop``, ``oracle`` (the same planner with the simulator as
 its model: --oracle-cost pixel renders candidates and uses the planner's pixel cost, state
 uses the object-to-goal distance without rendering; --oracle-workers simulator processes).
@@ -105,7 +105,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--device", default="auto", help='model device: "auto", "cpu", "cuda:N"')
     add_planner_arguments(p)
-    p.set_defaults(preset="vp2")
+    p.set_defaults(preset="push")
     p.add_argument(
         "--icem-samples", type=int, default=64, help="ghvae-icem: candidates per iteration"
     )

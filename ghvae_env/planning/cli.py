@@ -1,6 +1,6 @@
 """``ghvae plan``: visual MPC on push tasks in ``RoboNet-Sim-v0``, scored from simulator state.
 
-    ghvae plan                                               # 6 tasks, CEM 64 x 3, bundled model
+    ghvae plan                                # 6 tasks, the "push" preset (MPPI 128 x 10), bundled model
     ghvae plan --preset vp2 --episodes 10 --json r.json --log r.jsonl --video plan.mp4
     ghvae plan --baseline oracle --oracle-cost state --oracle-workers 2 --preset vp2 --samples 64
 
@@ -67,11 +67,12 @@ def add_planner_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument(
         "--preset",
-        default="cem",
+        default="push",
         choices=list(PRESETS),
-        help="planner preset: cem (CEM 64 x 3, PlannerConfig's field values), vp2 (VP2's MPPI: "
-        "200 samples, gamma 0.05, summed squared RGB error), icem (iCEM 64 x 3); the options "
-        "below override it",
+        help="planner preset: push (VP2's MPPI with 128 samples, the cost blurred 8 px, planned "
+        "in the table's plane: 0.8 of 100 push tasks solved with 200), vp2 (VP2's MPPI: 200 "
+        "samples, gamma 0.05, summed squared RGB error), icem (iCEM 64 x 3), cem (CEM 64 x 3, "
+        "PlannerConfig's field values); the options below override it",
     )
     p.add_argument("--method", default=None, choices=list(METHODS), help="trajectory optimiser")
     p.add_argument(
@@ -145,7 +146,7 @@ def planner_config(args: argparse.Namespace, seed: int) -> Any:
         for dest, field in _PLANNER_FLAGS.items()
         if getattr(args, dest, None) is not None
     }
-    return PlannerConfig.preset(getattr(args, "preset", "cem"), seed=seed, **changes)
+    return PlannerConfig.preset(getattr(args, "preset", "push"), seed=seed, **changes)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -219,12 +220,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--video",
         type=Path,
         default=None,
-        help="write .mp4 or .gif: sim frame | imagined frame | goal image, all episodes",
+        help="write .mp4 or .gif: sim frame | imagined frame | goal image, all episodes; and "
+        "beside it (.png) stills of the first 4 episodes at control steps 1, 5, 10, 15",
     )
     p.add_argument("--fps", type=float, default=5.0, help="video frame rate")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_threads_argument(p)
     p.set_defaults(func=_main)
+
+
+_STILL_STEPS = (1, 5, 10, 15)  # control steps shown in the stills PNG beside --video
 
 
 def _write_json(path: Path, report: dict[str, Any]) -> None:
@@ -276,7 +281,7 @@ def run(args: argparse.Namespace, command: str, env: Any | None = None) -> dict[
     own_env = env is None
     env = gym.make("RoboNet-Sim-v0") if env is None else env
     writer = ResultsWriter(args.log) if getattr(args, "log", None) is not None else None
-    video: list[Any] = []
+    video: list[Any] = []  # panels of every episode, one array per episode
     tasks, skipped, episodes = [], [], []
     report: dict[str, Any] = {
         "command": command,
@@ -329,7 +334,7 @@ def run(args: argparse.Namespace, command: str, env: Any | None = None) -> dict[
                 bar.write(f"episode {state['episode']} (task seed {task.seed}) failed: {error}")
             else:
                 if "frames" in result:
-                    video.extend(episode_video_frames(result, task))
+                    video.append(episode_video_frames(result, task))
                     del result["frames"], result["imagined"]
                 episodes.append(result)
             if args.json is not None:  # the report so far, after every episode
@@ -365,11 +370,16 @@ def run(args: argparse.Namespace, command: str, env: Any | None = None) -> dict[
         episodes=episodes,
     )
     if args.video is not None and video:
+        import imageio.v3 as iio
         import numpy as np
 
+        from ghvae_env.planning.tasks import episode_stills
         from ghvae_env.wrappers import save_video
 
-        save_video(np.stack(video), args.video, fps=args.fps)
+        save_video(np.concatenate(video), args.video, fps=args.fps)
+        stills = Path(args.video).with_suffix(".png")
+        iio.imwrite(stills, episode_stills(video[:4], steps=_STILL_STEPS))
+        report["stills"] = str(stills)
     if args.json is not None:
         _write_json(args.json, report)
     return report
@@ -419,7 +429,7 @@ def _main(args: argparse.Namespace) -> int:
         )
     for seed, error in s["errors"].items():
         print(f"episode with task seed {seed} failed: {error}", file=sys.stderr)
-    for path in (args.json, args.log, args.video):
+    for path in (args.json, args.log, args.video, report.get("stills")):
         if path is not None:
             print(f"wrote {path}")
     return 0

@@ -719,6 +719,39 @@ def episode_video_frames(result: dict[str, Any], task: PushTask, gap: int = 2) -
     return np.stack(out)
 
 
+def episode_stills(
+    episodes: list[np.ndarray],
+    steps: tuple[int, ...] = (1, 5, 10, 15),
+    scale: int = 2,
+    gap: int = 4,
+) -> np.ndarray:
+    """One row per episode of :func:`episode_video_frames` panels at control ``steps`` (1 =
+    the frame after the first action; steps past an episode's end show its last frame), each
+    enlarged ``scale`` x (nearest neighbour), white gaps between them. Returns uint8
+    ``H x W x 3`` for a PNG beside the video."""
+    if not episodes:
+        raise ValueError("episodes needs at least one episode's panels, actual value: []")
+    if not steps or any(not isinstance(t, int) or t < 0 for t in steps):
+        raise ValueError(f"steps needs to be ints >= 0, actual value: {steps!r}")
+    if not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale needs to be an int >= 1, actual value: {scale!r}")
+    rows = []
+    for panels in episodes:
+        cells = [panels[min(t, len(panels) - 1)] for t in steps]
+        cells = [c.repeat(scale, axis=0).repeat(scale, axis=1) for c in cells]
+        h = cells[0].shape[0]
+        sep = np.full((h, gap, 3), 255, np.uint8)
+        row = [cells[0]]
+        for c in cells[1:]:
+            row += [sep, c]
+        rows.append(np.concatenate(row, axis=1))
+    sep = np.full((gap, rows[0].shape[1], 3), 255, np.uint8)
+    out = [rows[0]]
+    for r in rows[1:]:
+        out += [sep, r]
+    return np.concatenate(out, axis=0)
+
+
 def task_distance_report(
     tasks: list[PushTask], skipped: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:

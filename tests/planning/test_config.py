@@ -33,6 +33,21 @@ def test_horizon_below_one():
         PlannerConfig(horizon=0)
 
 
+def test_push_preset_is_vp2_blurred_planar_with_128_samples_and_the_cli_default():
+    import argparse
+
+    from ghvae_env.planning.cli import add_planner_arguments, planner_config
+
+    c = PlannerConfig.push()
+    assert c == PlannerConfig.vp2(num_samples=128, cost_blur=8.0, init_std=(0.5, 0.5, 0.0, 0.0))
+    assert PlannerConfig.preset("push", num_samples=200).num_samples == 200
+    assert PlannerConfig.push(cost_blur=0).cost_blur == 0  # an override wins over the preset
+    p = argparse.ArgumentParser()
+    add_planner_arguments(p)
+    assert planner_config(p.parse_args([]), seed=2) == PlannerConfig.push(seed=2)
+    assert planner_config(p.parse_args(["--preset", "cem"]), seed=2) == PlannerConfig(seed=2)
+
+
 @pytest.mark.parametrize(
     "kwargs, field",
     [

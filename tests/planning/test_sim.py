@@ -187,6 +187,30 @@ def test_plan_cli(env, checkpoint, tmp_path):
     assert saved["summary"] == report["summary"] and saved["planner"]["method"] == "mppi"
     assert len(saved["episodes"]) == 1 and saved["episodes"][0]["plans"] == 2
     assert (tmp_path / "v.gif").stat().st_size > 0
+    import imageio.v3 as iio
+
+    stills = iio.imread(tmp_path / "v.png")  # 1 episode x steps 1, 5, 10, 15 (clamped to 2)
+    assert saved["stills"] == str(tmp_path / "v.png")
+    assert stills.shape == (128, 4 * 392 + 3 * 4, 3) and stills.dtype == np.uint8
+
+
+def test_episode_stills_grid_clamps_steps_and_rejects_bad_input():
+    from ghvae_env.planning.tasks import episode_stills
+
+    a = np.zeros((3, 2, 3, 3), np.uint8)
+    a[1], a[2] = 100, 200  # panels after steps 1 and 2
+    b = np.full((16, 2, 3, 3), 50, np.uint8)
+    grid = episode_stills([a, b], steps=(1, 5), scale=2, gap=1)
+    assert grid.shape == (2 * 4 + 1, 2 * 6 + 1, 3)
+    assert (grid[:4, :6] == 100).all() and (grid[:4, 7:] == 200).all()  # step 5 -> last
+    assert (grid[4] == 255).all() and (grid[:, 6] == 255).all()  # the white gaps
+    assert (grid[5:, :6] == 50).all()
+    with pytest.raises(ValueError, match="episodes needs"):
+        episode_stills([])
+    with pytest.raises(ValueError, match=r"steps needs .*-1"):
+        episode_stills([a], steps=(-1,))
+    with pytest.raises(ValueError, match="scale needs .*0"):
+        episode_stills([a], scale=0)
 
 
 def test_unsolvable_seeds_are_skipped_and_reported(env):
