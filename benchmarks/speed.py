@@ -238,6 +238,47 @@ def planning_step(model, config, reps: int) -> dict[str, Any]:
     return {"seconds": round(times[i], 3), "model_seconds": round(model_s[i], 3)}
 
 
+# the same model with GHVAE.step's chunks run one at a time on all threads (intra-op), the
+# code before the parallel chunks: rows for 2+ threads and batches of 2+ parallel chunks
+SEQ = ", chunks one at a time"
+
+
+@contextlib.contextmanager
+def sequential_chunks(model, on: bool) -> Iterator[None]:
+    """``on``: ``model.step`` runs its chunks one at a time (``parallel_chunks = False``)."""
+    if not on or not hasattr(model, "parallel_chunks"):
+        yield
+        return
+    model.parallel_chunks = False
+    try:
+        yield
+    finally:
+        del model.parallel_chunks  # back to the class default
+
+
+def _with_sequential(models: dict[str, torch.nn.Module], t: int) -> list[tuple[str, Any]]:
+    """(name, model) of every model, and with ``t`` >= 2 threads the chunks-one-at-a-time
+    variant of the models that run chunks in parallel."""
+    out = list(models.items())
+    if t >= 2:
+        out += [(n + SEQ, m) for n, m in models.items() if hasattr(m, "parallel_chunks")]
+    return out
+
+
+def _variants(models, thread_counts: list[int], batches: list[int]):
+    """(name, model, threads, batch) of each frames/s measurement."""
+    from ghvae_env.model.ghvae import PARALLEL_MIN_ROWS
+
+    for name, model in models.items():
+        for t in thread_counts:
+            for b in batches:
+                yield name, model, t, b
+        if hasattr(model, "parallel_chunks"):
+            for t in [t for t in thread_counts if t >= 2]:
+                for b in [b for b in batches if b >= 2 * PARALLEL_MIN_ROWS]:
+                    yield name + SEQ, model, t, b
+
+
 # ----------------------------------------------------------------------------- busy machine
 _BUSY = "import numpy as np\na = np.random.rand(256, 256)\nwhile True:\n    a @ a\n"
 
@@ -368,20 +409,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"matmul roofline, {t} thread(s): {roofline[t]:.1f} GFLOP/s", flush=True)
 
     imagined = []
-    for name, model in models.items():
-        for t in thread_counts:
-            with threads(t):
-                for b in batches:
-                    fps = frames_per_s(model, b, ms, mt)
-                    gflops = fps * per_frame[name] / 1e9
-                    row = {
-                        "model": name, "threads": t, "batch": b, "frames_per_s": round(fps, 1),
-                        "x_simulator": round(fps / sim_rate, 2),
-                        "achieved_gflop_per_s": round(gflops, 2),
-                        "fraction_of_roofline": round(gflops / roofline[t], 3),
-                    }  # fmt: skip
-                    imagined.append(row)
-                    print(f"{name:22s} threads {t} B={b:4d}: {fps:8.1f} frames/s", flush=True)
+    for name, model, t, b in _variants(models, thread_counts, batches):
+        base = name.removesuffix(SEQ)
+        with threads(t), sequential_chunks(model, name.endswith(SEQ)):
+            fps = frames_per_s(model, b, ms, mt)
+            gflops = fps * per_frame[base] / 1e9
+            row = {
+                "model": name, "threads": t, "batch": b, "frames_per_s": round(fps, 1),
+                "x_simulator": round(fps / sim_rate, 2),
+                "achieved_gflop_per_s": round(gflops, 2),
+                "fraction_of_roofline": round(gflops / roofline[t], 3),
+            }  # fmt: skip
+            imagined.append(row)
+            print(f"{name:22s} threads {t} B={b:4d}: {fps:8.1f} frames/s", flush=True)
 
     t_plan = max(thread_counts)
     plan_configs = {
@@ -396,9 +436,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     planning = []
     with threads(t_plan):
-        for name, model in models.items():
+        for name, model in _with_sequential(models, t_plan):
             for label, cfg in plan_configs.items():
-                r = planning_step(model, cfg, args.plan_reps)
+                if name.endswith(SEQ) and not label.startswith("VP2"):
+                    continue
+                with sequential_chunks(model, name.endswith(SEQ)):
+                    r = planning_step(model, cfg, args.plan_reps)
                 planning.append({"model": name, "config": label, "threads": t_plan, **r})
                 print(f"{name:22s} plan {label}: {r['seconds']:.2f} s", flush=True)
 

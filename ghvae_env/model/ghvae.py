@@ -12,6 +12,9 @@ training stage (Fig. 2).
 from __future__ import annotations
 
 import contextlib
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -38,6 +41,55 @@ LSTMState = tuple[torch.Tensor, torch.Tensor]
 # GHVAE.step runs batches larger than this in chunks whose activations stay in cache:
 # cpu-small at B=256, one thread, 317 -> 430 frames/s; cpu-fast 755 -> 904 (issue 11).
 STEP_CHUNK = 64
+
+
+# With n >= 2 torch threads, GHVAE.step runs its chunks side by side on n pool threads of one
+# torch thread each (inter-op) instead of one chunk at a time on n threads (intra-op): small
+# convolutions split across cores poorly (issue 11). Measured (2026-12-01, AMD EPYC, 2 threads,
+# /tmp A/B, best of 3): cpu-small B=64 +15%, B=200 +35%; cpu-fast B=64 +27%, B=200 +40%; but
+# cpu-small B=16 as 2 x 8 rows -19%, so chunks of fewer than PARALLEL_MIN_ROWS rows stay on
+# the intra-op path. The pools are per n and live as long as the process.
+PARALLEL_MIN_ROWS = 16
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _chunk_pool(n: int) -> ThreadPoolExecutor:
+    """A pool of ``n`` threads, each set to one torch thread (``torch.set_num_threads`` in a
+    thread sets that thread's OpenMP team size; the caller's count is restored after)."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(n)
+        if pool is not None:
+            return pool
+        caller = torch.get_num_threads()
+        pool = ThreadPoolExecutor(n, thread_name_prefix="ghvae-step")
+        barrier = threading.Barrier(n)
+
+        def init() -> None:
+            torch.set_num_threads(1)
+            barrier.wait()  # n tasks held at once: every pool thread runs this once
+
+        for f in [pool.submit(init) for _ in range(n)]:
+            f.result()
+        torch.set_num_threads(caller)  # set_num_threads also writes a process-wide default
+        _POOLS[n] = pool
+        return pool
+
+
+def _chunk_bounds(batch: int, workers: int) -> list[tuple[int, int]]:
+    """(start, size) of the chunks of a batch: at most ``STEP_CHUNK`` rows each; with more
+    than one worker, a multiple of ``workers`` chunks of near-equal size (B=200 on 2: 4 x 50)."""
+    n = math.ceil(batch / STEP_CHUNK)
+    if workers > 1:
+        n = math.ceil(max(n, workers) / workers) * workers
+    n = min(n, batch)
+    size, extra = divmod(batch, n)
+    bounds, start = [], 0
+    for i in range(n):
+        rows = size + (i < extra)
+        bounds.append((start, rows))
+        start += rows
+    return bounds
 
 
 def _rows(x: torch.Tensor | None, i: int, n: int) -> torch.Tensor | None:
@@ -290,6 +342,9 @@ class GHVAE(nn.Module):
 
     model_type = "ghvae"
     config_class = GHVAEConfig
+    # step's chunks side by side on pool threads when torch has >= 2 threads (False: one
+    # chunk at a time on all of them; benchmarks/speed.py measures both)
+    parallel_chunks = True
 
     def __init__(self, config: GHVAEConfig) -> None:
         super().__init__()
@@ -503,20 +558,36 @@ class GHVAE(nn.Module):
         """One imagined step: sample z^K_{t+1} ~ prior_K(h^K_t, a_t), decode x_{t+1}, re-encode it.
 
         action: B x A. Returns (x_{t+1}: B x 3 x 64 x 64, the new state). ``sample=False``
-        uses the prior mean. Batches over ``STEP_CHUNK`` run chunk by chunk (same result).
+        uses the prior mean. Batches over ``STEP_CHUNK`` run chunk by chunk, and with n >= 2
+        torch threads n chunks at a time on one thread each (same result either way).
         """
         h = state.hiddens[-1]
         eps = None
         if sample:  # drawn for the whole batch first: chunking does not change the samples
             shape = (h.shape[0], self.config.latent_channels[-1], h.shape[2], h.shape[3])
             eps = torch.randn(shape, generator=generator, device=h.device, dtype=h.dtype)
-        B, c = h.shape[0], STEP_CHUNK
-        if B <= c:
+        B = h.shape[0]
+        workers = torch.get_num_threads() if self.parallel_chunks else 1
+        workers = max(1, min(workers, B // PARALLEL_MIN_ROWS))
+        if B <= STEP_CHUNK and workers < 2:
             return self._step(state, action, eps)
-        parts = [
-            self._step(state.index(slice(i, i + c)), action[i : i + c], _rows(eps, i, c))
-            for i in range(0, B, c)
-        ]
+        bounds = _chunk_bounds(B, workers)
+
+        def chunk(i: int, n: int) -> tuple[torch.Tensor, RolloutState]:
+            return self._step(state.index(slice(i, i + n)), action[i : i + n], _rows(eps, i, n))
+
+        if workers > 1:
+            pool = _chunk_pool(workers)
+            grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+
+            def run(i: int, n: int) -> tuple[torch.Tensor, RolloutState]:
+                # grad and inference mode are per thread: the caller's, in the pool thread
+                with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                    return chunk(i, n)
+
+            parts = [f.result() for f in [pool.submit(run, i, n) for i, n in bounds]]
+        else:
+            parts = [chunk(i, n) for i, n in bounds]
         states = [s for _, s in parts]
         prior = None
         if states[0].prior is not None:

@@ -69,3 +69,43 @@ def test_chunked_steps_equal_one_batch(tiny_model, monkeypatch, one_torch_thread
     chunked = tiny_model.rollout(ctx, actions, generator=torch.Generator().manual_seed(3))
     assert chunked.is_contiguous() and chunked.shape == whole.shape
     assert (chunked - whole).abs().max() <= 1e-5
+
+
+def test_parallel_chunks_equal_sequential_chunks(tiny_model, monkeypatch):
+    """With 2 torch threads, GHVAE.step runs its chunks side by side on 2 one-thread pool
+    threads: the same frames and samples as one chunk at a time; the caller keeps 2 threads."""
+    import ghvae_env.model.ghvae as ghvae
+
+    ctx, actions = torch.rand(40, 2, 3, 64, 64), torch.rand(40, 4, 4) * 2 - 1
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.setattr(ghvae.GHVAE, "parallel_chunks", False)
+        seq = tiny_model.rollout(ctx, actions, generator=torch.Generator().manual_seed(3))
+        monkeypatch.setattr(ghvae.GHVAE, "parallel_chunks", True)
+        calls = []
+        real = ghvae._chunk_pool
+        monkeypatch.setattr(ghvae, "_chunk_pool", lambda n: calls.append(n) or real(n))
+        par = tiny_model.rollout(ctx, actions, generator=torch.Generator().manual_seed(3))
+        assert calls and set(calls) == {2}  # the parallel path ran
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert par.is_contiguous() and par.shape == seq.shape
+    assert (par - seq).abs().max() <= 1e-5
+
+
+def test_chunk_bounds_cover_the_batch():
+    from ghvae_env.model.ghvae import STEP_CHUNK, _chunk_bounds
+
+    for batch in (1, 7, 16, 64, 65, 128, 200, 257):
+        for workers in (1, 2, 3):
+            bounds = _chunk_bounds(batch, workers)
+            assert [s for s, _ in bounds] == [
+                sum(n for _, n in bounds[:i]) for i in range(len(bounds))
+            ]
+            assert sum(n for _, n in bounds) == batch
+            assert max(n for _, n in bounds) <= STEP_CHUNK
+            assert max(n for _, n in bounds) - min(n for _, n in bounds) <= 1
+            if workers > 1 and batch >= workers:
+                assert len(bounds) % workers == 0
