@@ -45,10 +45,11 @@ STEP_CHUNK = 64
 
 # With n >= 2 torch threads, GHVAE.step runs its chunks side by side on n pool threads of one
 # torch thread each (inter-op) instead of one chunk at a time on n threads (intra-op): small
-# convolutions split across cores poorly (issue 11). Measured (2026-12-01, AMD EPYC, 2 threads,
-# /tmp A/B, best of 3): cpu-small B=64 +15%, B=200 +35%; cpu-fast B=64 +27%, B=200 +40%; but
-# cpu-small B=16 as 2 x 8 rows -19%, so chunks of fewer than PARALLEL_MIN_ROWS rows stay on
-# the intra-op path. The pools are per n and live as long as the process.
+# convolutions split across cores poorly (issue 11). `python benchmarks/speed.py` (2026-12-01,
+# AMD EPYC, 2 threads) measured B=200: cpu-small 586 vs 338 frames/s, cpu-fast 1,108 vs 648
+# (rows "chunks one at a time"). A one-off A/B found cpu-small B=16 as 2 x 8 rows ~20% slower,
+# so chunks of fewer than PARALLEL_MIN_ROWS rows stay on the intra-op path. The pools are per
+# n and live as long as the process.
 PARALLEL_MIN_ROWS = 16
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
