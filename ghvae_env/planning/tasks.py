@@ -11,16 +11,22 @@ last frames of scripted pushes (``goal="demo"``, the default):
   height. Then ONE no-op action (zeros: hold the end effector, gripper open) gives the second
   of the 2 context frames. The state after it is the task's start state.
 * Goal: from the start state the scripted controller pushes the object along the direction
-  for at most ``demo_steps`` steps. The object's resting position at the end is the goal,
-  the last camera frame (arm included, where the push left it) the goal image. A push that
-  moves the object less than ``min_displacement`` (7.5 cm) or more than 15 cm, lifts it, or
-  leaves the tray is rejected and another direction or object is drawn. VP2's pushes are
-  5-15 cm; with a 5 cm success threshold a 5.1 cm task was solved by a 0.8 cm nudge (random
-  actions "solved" 5/30), so every task here starts >= 7.5 cm from its goal. Measured on
-  seeds 0-19: 18 accepted (seeds 6 and 16 have no valid push and are skipped), start-to-goal
-  distance min 7.5, median 10.6, max 14.7 cm. The demo's actions are kept
-  (``PushTask.demo_actions``): replayed open loop they reach the goal exactly (the simulator
-  is deterministic), which tests check; they are never shown to a planner.
+  for at most ``demo_steps`` steps, then holds still (up to ``settle_steps``, within the
+  episode's ``max_steps``) until nothing moves. The object's position at the end is the goal,
+  the last camera frame (arm included, where the push left it) the goal image. The goal must
+  be a rest state (protocol v2, session 7): held still for ``rest_check_steps`` more steps,
+  no object may move more than ``rest_tolerance`` (5 mm). Without that check 32 of the first
+  100 tasks had their goal recorded mid-push (the arm's momentum carried the push on, balls
+  rolled: seed 0's ball rolled 4.7 cm past its "goal"), so a planner that put the object on
+  the goal saw it slide off. A push that moves the object less than ``min_displacement``
+  (7.5 cm) or more than 15 cm, lifts it, leaves the tray or does not come to rest is rejected
+  and another direction or object is drawn. VP2's pushes are 5-15 cm; with a 5 cm success
+  threshold a 5.1 cm task was solved by a 0.8 cm nudge (random actions "solved" 5/30), so
+  every task here starts >= 7.5 cm from its goal. Measured on seeds 0-24 (v2): 20 accepted
+  (seeds 0, 6, 16, 21 and 23 have no valid push and are skipped), start-to-goal distance min
+  7.5, median 11.4, max 15.0 cm. The demo's actions are kept (``PushTask.demo_actions``):
+  replayed open loop they reach the goal exactly (the simulator is deterministic), which
+  tests check; they are never shown to a planner.
 * ``goal="render"`` (the first protocol, kept for comparison): no set-up, the arm stays at
   its random start pose; a random goal 5-15 cm away is rendered by the simulator with every
   object at its goal position and the arm stowed out of view (``render_goal``). It asks a
@@ -67,7 +73,11 @@ __all__ = [
     "task_distance_report",
     "episode_video_frames",
     "NOOP_ACTION",
+    "GOALS",
 ]
+
+# push-task goal protocols (see the module docstring)
+GOALS = ("demo", "render")
 
 NOOP_ACTION = np.zeros(4, dtype=np.float32)  # hold the end effector (OSC goal = now), gripper open
 
@@ -112,6 +122,13 @@ class PushTaskConfig:
     # accepted tasks sat at 5-7 cm (12 seeds: median 5.8 cm).
     push_overshoot: float = 0.04
     demo_tries: int = 8  # push directions tried per object before the next object
+    # goal="demo": no-op steps after the push for the objects to come to rest (within the
+    # episode's max_steps; they end early once nothing moves 2 mm in a step). Then the goal
+    # must be a rest state: held still rest_check_steps more steps, no object moves more than
+    # rest_tolerance m, else the push is rejected (our choice, issue 16: task protocol v2).
+    settle_steps: int = 3
+    rest_check_steps: int = 5
+    rest_tolerance: float = 0.005
 
     def __post_init__(self) -> None:
         def fail(name: str, expected: str) -> None:
@@ -123,9 +140,15 @@ class PushTaskConfig:
             fail("min_displacement", f"in (0, max_displacement={self.max_displacement}]")
         if not self.success_threshold > 0:
             fail("success_threshold", "> 0")
-        if self.goal not in ("demo", "render"):
-            fail("goal", "'demo' or 'render'")
-        for name in ("push_height", "approach_offset", "hover_height", "push_overshoot"):
+        if self.goal not in GOALS:
+            fail("goal", " or ".join(repr(g) for g in GOALS))
+        for name in (
+            "push_height",
+            "approach_offset",
+            "hover_height",
+            "push_overshoot",
+            "rest_tolerance",
+        ):
             if not getattr(self, name) >= 0:
                 fail(name, ">= 0")
         for name in (
@@ -135,6 +158,8 @@ class PushTaskConfig:
             "setup_steps",
             "demo_steps",
             "demo_tries",
+            "settle_steps",
+            "rest_check_steps",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -166,6 +191,7 @@ class PushTask:
     max_steps: int = 15
     success_threshold: float = 0.05
     demo_actions: np.ndarray | None = None  # goal="demo": the scripted push (never planned on)
+    goal: str | None = None  # the protocol (GOALS); None: "demo" with demo_actions, else "render"
 
     def distance(self, object_positions: np.ndarray) -> float:
         """Metres between the pushed object (row of ``object_positions`` n x 3) and its goal."""
@@ -181,7 +207,7 @@ class PushTask:
         i = self.object_index
         return {
             "seed": self.seed,
-            "goal": "render" if self.demo_actions is None else "demo",
+            "goal": self.goal or ("render" if self.demo_actions is None else "demo"),
             "object_index": i,
             "num_objects": len(self.start_positions),
             "start_position": self.start_positions[i].tolist(),
@@ -313,12 +339,18 @@ def _sample_demo_task(env: gym.Env, seed: int, cfg: PushTaskConfig) -> PushTask:
         target = np.r_[start_xy + d * travel, top[2] + cfg.push_height]
         env.reset(options={"state": start_state})
         demo_frames, demo_actions = _reach(env, target, cfg.demo_steps)
-        for _ in range(2):  # let the object come to rest (holding still): part of the demo
-            if len(demo_actions) >= cfg.demo_steps:
-                break
+        # hold still until the objects come to rest, in the steps the episode has left: part
+        # of the demo. The arm's momentum carries the push on for a step or two after the
+        # fingers stop short of their target, and balls roll.
+        before = sim.scene.object_positions
+        for _ in range(min(cfg.settle_steps, cfg.max_steps - len(demo_actions))):
             obs, *_ = env.step(NOOP_ACTION.copy())
             demo_frames.append(obs)
             demo_actions.append(NOOP_ACTION.copy())
+            now = sim.scene.object_positions
+            if np.max(np.linalg.norm(now - before, axis=1)) < 0.002:
+                break
+            before = now
         end = sim.scene.object_positions
         disp = float(np.linalg.norm(end[i, :2] - start_positions[i, :2]))
         inside = np.all(
@@ -329,6 +361,14 @@ def _sample_demo_task(env: gym.Env, seed: int, cfg: PushTaskConfig) -> PushTask:
         if abs(end[i, 2] - start_positions[i, 2]) > 0.01 or not demo_frames:
             continue  # lifted or tipped over
         goal_image = demo_frames[-1]
+        # the goal must be a rest state: held still for rest_check_steps more steps (not part
+        # of the demo), no object may move more than rest_tolerance. Without this check 32 of
+        # the first 100 tasks had their goal recorded mid-push (seed 0's ball rolled 4.7 cm on).
+        for _ in range(cfg.rest_check_steps):
+            env.step(NOOP_ACTION.copy())
+        drift = float(np.max(np.linalg.norm(sim.scene.object_positions - end, axis=1)))
+        if drift > cfg.rest_tolerance:
+            continue  # still moving at the end of the demo's steps
         env.reset(options={"state": start_state})  # leave env at the start state
         return PushTask(
             seed=int(seed),
@@ -342,6 +382,7 @@ def _sample_demo_task(env: gym.Env, seed: int, cfg: PushTaskConfig) -> PushTask:
             max_steps=cfg.max_steps,
             success_threshold=cfg.success_threshold,
             demo_actions=np.asarray(demo_actions, dtype=np.float32),
+            goal=cfg.goal,
         )
     raise TaskSamplingError(
         f"seed {seed}: none of {tried} scripted pushes of the {len(positions)} objects moved its "
@@ -384,6 +425,7 @@ def sample_push_task(env: gym.Env, seed: int, config: PushTaskConfig | None = No
         goal_image=goal_image,
         max_steps=cfg.max_steps,
         success_threshold=cfg.success_threshold,
+        goal="render",
     )
 
 
@@ -492,7 +534,7 @@ def save_push_tasks(
                     {
                         "seed": t.seed, "object_index": t.object_index, "max_steps": t.max_steps,
                         "success_threshold": t.success_threshold,
-                        "demo": t.demo_actions is not None,
+                        "demo": t.demo_actions is not None, "goal": t.goal,
                     }
                     for t in tasks
                 ]
@@ -529,6 +571,7 @@ def load_push_tasks(path: str | Path) -> tuple[list[PushTask], list[dict[str, An
                         seed=int(m["seed"]), object_index=int(m["object_index"]),
                         max_steps=int(m["max_steps"]),
                         success_threshold=float(m["success_threshold"]), demo_actions=demo,
+                        goal=m.get("goal"),
                         **fields,
                     )
                 )  # fmt: skip

@@ -85,11 +85,21 @@ def test_task_sampler_is_seeded_and_follows_the_protocol(env, task):
         n = len(t.demo_actions)
         replay = run_episode(env, _Replay(t.demo_actions), replace(t, max_steps=n))
         assert replay["distances"][n - 1] < 1e-6
+        # ... and the goal is a rest state: held still, nothing moves on (protocol v2)
+        end = env.unwrapped.scene.object_positions
+        for _ in range(SHORT.rest_check_steps):
+            env.step(np.zeros(4, np.float32))
+        drift = np.linalg.norm(env.unwrapped.scene.object_positions - end, axis=1)
+        assert drift.max() <= SHORT.rest_tolerance, drift
         assert task.describe()["goal"] == "demo"
     with pytest.raises(TaskConfigError, match="min_displacement"):
         PushTaskConfig(min_displacement=0.2)
     with pytest.raises(TaskConfigError, match="goal"):
         PushTaskConfig(goal="teleport")
+    with pytest.raises(TaskConfigError, match="settle_steps"):
+        PushTaskConfig(settle_steps=0)
+    with pytest.raises(TaskConfigError, match="rest_tolerance"):
+        PushTaskConfig(rest_tolerance=-0.01)
 
 
 def test_render_goal_protocol_moves_one_object_and_skips_unsolvable_seeds(env):
