@@ -73,11 +73,7 @@ __all__ = [
     "task_distance_report",
     "episode_video_frames",
     "NOOP_ACTION",
-    "GOALS",
 ]
-
-# push-task goal protocols (see the module docstring)
-GOALS = ("demo", "render")
 
 NOOP_ACTION = np.zeros(4, dtype=np.float32)  # hold the end effector (OSC goal = now), gripper open
 
@@ -140,8 +136,8 @@ class PushTaskConfig:
             fail("min_displacement", f"in (0, max_displacement={self.max_displacement}]")
         if not self.success_threshold > 0:
             fail("success_threshold", "> 0")
-        if self.goal not in GOALS:
-            fail("goal", " or ".join(repr(g) for g in GOALS))
+        if self.goal not in ("demo", "render"):
+            fail("goal", "'demo' or 'render'")
         for name in (
             "push_height",
             "approach_offset",
@@ -191,7 +187,6 @@ class PushTask:
     max_steps: int = 15
     success_threshold: float = 0.05
     demo_actions: np.ndarray | None = None  # goal="demo": the scripted push (never planned on)
-    goal: str | None = None  # the protocol (GOALS); None: "demo" with demo_actions, else "render"
 
     def distance(self, object_positions: np.ndarray) -> float:
         """Metres between the pushed object (row of ``object_positions`` n x 3) and its goal."""
@@ -207,7 +202,7 @@ class PushTask:
         i = self.object_index
         return {
             "seed": self.seed,
-            "goal": self.goal or ("render" if self.demo_actions is None else "demo"),
+            "goal": "render" if self.demo_actions is None else "demo",
             "object_index": i,
             "num_objects": len(self.start_positions),
             "start_position": self.start_positions[i].tolist(),
@@ -382,7 +377,6 @@ def _sample_demo_task(env: gym.Env, seed: int, cfg: PushTaskConfig) -> PushTask:
             max_steps=cfg.max_steps,
             success_threshold=cfg.success_threshold,
             demo_actions=np.asarray(demo_actions, dtype=np.float32),
-            goal=cfg.goal,
         )
     raise TaskSamplingError(
         f"seed {seed}: none of {tried} scripted pushes of the {len(positions)} objects moved its "
@@ -425,7 +419,6 @@ def sample_push_task(env: gym.Env, seed: int, config: PushTaskConfig | None = No
         goal_image=goal_image,
         max_steps=cfg.max_steps,
         success_threshold=cfg.success_threshold,
-        goal="render",
     )
 
 
@@ -534,7 +527,7 @@ def save_push_tasks(
                     {
                         "seed": t.seed, "object_index": t.object_index, "max_steps": t.max_steps,
                         "success_threshold": t.success_threshold,
-                        "demo": t.demo_actions is not None, "goal": t.goal,
+                        "demo": t.demo_actions is not None,
                     }
                     for t in tasks
                 ]
@@ -571,7 +564,6 @@ def load_push_tasks(path: str | Path) -> tuple[list[PushTask], list[dict[str, An
                         seed=int(m["seed"]), object_index=int(m["object_index"]),
                         max_steps=int(m["max_steps"]),
                         success_threshold=float(m["success_threshold"]), demo_actions=demo,
-                        goal=m.get("goal"),
                         **fields,
                     )
                 )  # fmt: skip
