@@ -237,6 +237,53 @@ class OffscreenRenderer:
         summed = blocks.sum(axis=(1, 3))  # (H, W, 3)
         return ((summed + (s * s) // 2) // (s * s)).astype(np.uint8)
 
+    def render_geom_ids(self, data: mujoco.MjData) -> np.ndarray:
+        """Which geom each pixel shows, at the supersampled resolution: fresh ``(H*s, W*s)``
+        int32 geom ids, -1 where no geom (the background) is seen.
+
+        MuJoCo's segmentation render (flat ID colours, no lighting) of the same scene and
+        camera as :meth:`render`; occlusion is exact, so counting a body's geoms here says
+        how much of it the camera sees.
+        """
+        if self._gl is None:
+            raise RuntimeError("render_geom_ids() called on a closed OffscreenRenderer")
+        if os.getpid() != self._pid:
+            raise RenderBackendError(_FORK_HINT)
+        mj = self._mujoco
+        self._gl.make_current()
+        mj.mjv_updateScene(
+            self._model,
+            data,
+            self._option,
+            self._perturb,
+            self._camera,
+            mj.mjtCatBit.mjCAT_ALL,
+            self._scene,
+        )
+        flags = self._scene.flags
+        flags[mj.mjtRndFlag.mjRND_SHADOW] = 0
+        flags[mj.mjtRndFlag.mjRND_REFLECTION] = 0
+        flags[mj.mjtRndFlag.mjRND_SEGMENT] = 1
+        flags[mj.mjtRndFlag.mjRND_IDCOLOR] = 1
+        try:
+            mj.mjr_render(self._rect, self._scene, self._ctx)
+            mj.mjr_readPixels(self._buffer, None, self._rect, self._ctx)
+        finally:
+            flags[mj.mjtRndFlag.mjRND_SEGMENT] = 0
+            flags[mj.mjtRndFlag.mjRND_IDCOLOR] = 0
+        rgb = self._buffer[::-1].astype(np.int64)
+        seg = rgb[..., 0] + (rgb[..., 1] << 8) + (rgb[..., 2] << 16) - 1  # -1: background
+        n = self._scene.ngeom
+        geoms = [self._scene.geoms[k] for k in range(n)]
+        lut = np.array(
+            [g.objid if g.objtype == int(mj.mjtObj.mjOBJ_GEOM) else -1 for g in geoms],
+            dtype=np.int64,
+        )
+        valid = (seg >= 0) & (seg < n)
+        out = np.full(seg.shape, -1, dtype=np.int32)
+        out[valid] = lut[seg[valid]]
+        return out
+
     def close(self) -> None:
         """Free the GL resources (idempotent)."""
         if self._gl is None:

@@ -557,6 +557,25 @@ class TabletopScene:
         row = (size - 1) / 2.0 - focal * local[:, 1] / depth
         return np.stack([row, col], axis=1)
 
+    def object_pixel_counts(self, stow_arm: bool = False) -> np.ndarray:
+        """How many (supersampled) pixels of each object the camera sees now: (n,) int64.
+
+        Exact occlusion (a segmentation render): the arm in front of an object hides it.
+        ``stow_arm``: count with the arm stowed out of view instead (the object's unoccluded
+        size at its current pose); the simulator state is restored afterwards.
+        """
+        self._check_open()
+        saved = self.get_sim_state() if stow_arm else None
+        try:
+            if stow_arm:
+                self._data.qpos[self._arm_qpos_idx] = _STOW_QPOS
+                self._mj.mj_forward(self._model, self._data)
+            ids = self._renderer.render_geom_ids(self._data)
+        finally:
+            if saved is not None:
+                self.set_sim_state(saved)
+        return np.array([int(np.isin(ids, p["vis"]).sum()) for p in self._active()], dtype=np.int64)
+
     # ------------------------------------------------------------------- goal images
     def render_goal(self, object_positions: np.ndarray) -> np.ndarray:
         """Render the objects at ``object_positions`` (n, 3) with the arm stowed out of view.

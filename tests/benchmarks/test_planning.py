@@ -113,3 +113,30 @@ def test_planning_episode_stats_counts_still_objects_and_lifted_arms(load_script
     bad.write_text("{}")
     with pytest.raises(SystemExit):
         module.main([str(bad)])
+
+
+def test_goal_visibility_summary_and_one_task(load_script, tmp_path, capsys):
+    module = load_script("goal_visibility")
+    rows = [
+        {"policy": "oracle", "success": True, "goal_visibility": 0.2},
+        {"policy": "oracle", "success": True, "goal_visibility": 1.0},
+        {"policy": "oracle", "success": False, "goal_visibility": 0.9},
+    ]
+    s = module.summarize(rows)["oracle"]
+    assert s["goal_visibility_successes"] == 0.6 and s["goal_visibility_failures"] == 0.9
+    assert s["success_goal_visibility_below_half"] == "1/1"
+    assert s["success_goal_visibility_at_least_half"] == "1/2"
+    results = tmp_path / "r.json"
+    results.write_text(json.dumps({
+        "config": {"max_steps": 15, "goal": "demo"},
+        "episodes": {"oracle": [{"task": {"seed": 1}, "success": False}]},
+    }))  # fmt: skip
+    out = tmp_path / "vis.json"
+    assert module.main([str(results), "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["seed"] == 1 and 0.0 <= row["goal_visibility"] <= 1.0
+    assert 0.0 <= row["start_visibility"] <= 1.0 and row["initial_distance"] >= 0.075
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"episodes": {"oracle": []}}))
+    with pytest.raises(SystemExit):
+        module.main([str(empty)])

@@ -120,6 +120,28 @@ def test_render_goal_moves_objects_and_restores_state(env):
         env.unwrapped.render_goal(target[:, :2])
 
 
+def test_object_pixel_counts_see_occlusion_and_restore_state(env):
+    obs, info = env.reset(seed=4)
+    scene = env.unwrapped.scene
+    state = env.unwrapped.get_state()
+    n = len(info["object_positions"])
+    seen, alone = scene.object_pixel_counts(), scene.object_pixel_counts(stow_arm=True)
+    assert seen.shape == alone.shape == (n,) and seen.dtype == np.int64
+    assert np.all(alone > 0), "every object on the table is in view with the arm stowed"
+    assert np.all(seen <= alone), "the arm can only hide pixels"
+    np.testing.assert_array_equal(env.unwrapped.get_state(), state)
+    np.testing.assert_array_equal(env.render(), obs)  # the RGB render is unchanged after it
+    # put the end effector right above object 0, between it and the camera: it hides some
+    pos = info["object_positions"][0]
+    for _ in range(25):
+        eef = scene.eef_pos
+        a = np.zeros(4, np.float32)
+        a[:3] = np.clip((pos + [0.0, 0.0, 0.06] - eef) / scene.config.action_scale_m, -1, 1)
+        env.step(a)
+    covered = scene.object_pixel_counts()[0]
+    assert covered < scene.object_pixel_counts(stow_arm=True)[0]
+
+
 @pytest.mark.parametrize(
     ("action", "match"),
     [
