@@ -101,22 +101,28 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         "## Held-out evaluation",
-        "Rollouts from 2 true context frames under the true actions (one sample from the prior), "
-        "on clips of the held-out split, against copying the last context frame. `shuffled` rolls "
-        "the same clips out under another clip's actions with the same noise: a model that uses its "
+        "Rollouts from 2 true context frames under the true actions, on clips of the held-out "
+        "split, against copying the last context frame; `latent` says whether each step drew one "
+        "sample from the prior or took the prior's mean (`--prior-mean`). `shuffled` rolls the "
+        "same clips out under another clip's actions with the same noise: a model that uses its "
         "actions scores lower there.",
         "",
-        "| modules used | clips | horizon | PSNR (dB) | copy-last PSNR (dB) | PSNR, shuffled actions (dB) | command |",
-        "|---|---|---|---|---|---|---|",
+        "| modules used | latent | clips | horizon | PSNR (dB) | copy-last PSNR (dB) | SSIM (copy-last) | PSNR, shuffled actions (dB) | command |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for path in args.eval:
         r = json.loads(Path(path).read_text())
+        sampled = r.get("sample", True)  # evaluations before the flag was recorded sampled
         cmd = (
             f"ghvae evaluate --checkpoint {r['checkpoint']} --modules {r['modules']} --data {r['data']} "
             f"--context {r['context']} --horizon {r['horizon']} --clips {r['num_clips']}"
+            + (" --ssim" if "ssim" in r else "")
+            + ("" if sampled else " --prior-mean")
         )
+        ssim = f"{r['ssim']:.3f} ({r['copy_last_ssim']:.3f})" if "ssim" in r else "not measured"
         lines.append(
-            f"| {r['modules']} | {r['num_clips']} | {r['horizon']} | {r['psnr']:.2f} | {r['copy_last_psnr']:.2f} | "
+            f"| {r['modules']} | {'one sample' if sampled else 'prior mean'} | {r['num_clips']} | "
+            f"{r['horizon']} | {r['psnr']:.2f} | {r['copy_last_psnr']:.2f} | {ssim} | "
             f"{r['psnr_shuffled_actions']:.2f} | `{cmd}` |"
         )
     if args.eval:
