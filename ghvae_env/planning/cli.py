@@ -117,6 +117,20 @@ def add_planner_arguments(p: argparse.ArgumentParser) -> None:
         "a latent sample each",
     )
     p.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="MPPI's scale-free temperature: weights exp(-(c - c_min) / (T std(c))); "
+        "replaces the preset's gamma (vp2, push: VP2's gamma 0.05, on the summed squared error "
+        "of 64 x 64 frames all but the best candidate's weight ~0)",
+    )
+    p.add_argument(
+        "--gamma",
+        type=float,
+        default=None,
+        help="MPPI with VP2's weights exp(-gamma (c - c_min)) on the raw costs",
+    )
+    p.add_argument(
         "--max-steps", type=_positive_int, default=15, help="control steps per episode (VP2: 15)"
     )
 
@@ -132,6 +146,8 @@ _PLANNER_FLAGS = {  # argparse dest -> PlannerConfig field
     "cost": "cost",
     "cost_blur": "cost_blur",
     "prior_mean": "prior_mean",
+    "temperature": "temperature",
+    "gamma": "gamma",
 }
 
 
@@ -146,6 +162,13 @@ def planner_config(args: argparse.Namespace, seed: int) -> Any:
         for dest, field in _PLANNER_FLAGS.items()
         if getattr(args, dest, None) is not None
     }
+    if "temperature" in changes and "gamma" not in changes:
+        changes["gamma"] = None  # a temperature given alone replaces the preset's gamma
+    if "temperature" in changes and changes["gamma"] is not None:
+        raise SystemExit(
+            "--temperature and --gamma are two MPPI weightings: give one, actual values: "
+            f"--temperature {changes['temperature']} --gamma {changes['gamma']}"
+        )
     return PlannerConfig.preset(getattr(args, "preset", "push"), seed=seed, **changes)
 
 

@@ -149,5 +149,12 @@ def test_cli_planner_flags_override_the_preset_and_prior_mean_is_off_by_default(
     )
     assert planar == PlannerConfig.vp2(seed=3, init_std=(0.5, 0.5, 0.0, 0.0), cost_blur=8.0)
     assert planner_config(p.parse_args(["--init-std", "0.3"]), 3).init_std == (0.3,) * 4
+    soft = planner_config(p.parse_args(["--temperature", "0.5"]), 3)  # push: gamma 0.05
+    assert soft == PlannerConfig.push(seed=3, gamma=None, temperature=0.5)
+    assert planner_config(p.parse_args(["--gamma", "1"]), 3).gamma == 1.0
+    with pytest.raises(SystemExit, match="--temperature and --gamma"):
+        planner_config(p.parse_args(["--temperature", "0.5", "--gamma", "1"]), 3)
+    with pytest.raises(PlannerConfigError, match="temperature"):
+        planner_config(p.parse_args(["--temperature", "0"]), 3)
     with pytest.raises(SystemExit):
         p.parse_args(["--init-std", "0.5,x"])
