@@ -208,45 +208,11 @@ class OffscreenRenderer:
     def closed(self) -> bool:
         return self._gl is None
 
-    def render(self, data: mujoco.MjData) -> np.ndarray:
-        """Render ``data``'s current (forwarded) state; returns a fresh ``H x W x 3`` uint8."""
+    def _draw(self, data: mujoco.MjData, segment: bool = False) -> np.ndarray:
+        """Render ``data`` into the read-back buffer; returns it upright (a view, not a copy).
+        ``segment``: MuJoCo's segmentation render (flat ID colours, no lighting) instead."""
         if self._gl is None:
-            raise RuntimeError("render() called on a closed OffscreenRenderer")
-        if os.getpid() != self._pid:
-            raise RenderBackendError(_FORK_HINT)
-        mj = self._mujoco
-        self._gl.make_current()
-        mj.mjv_updateScene(
-            self._model,
-            data,
-            self._option,
-            self._perturb,
-            self._camera,
-            mj.mjtCatBit.mjCAT_ALL,
-            self._scene,
-        )
-        self._scene.flags[mj.mjtRndFlag.mjRND_SHADOW] = 0
-        self._scene.flags[mj.mjtRndFlag.mjRND_REFLECTION] = 0
-        mj.mjr_render(self._rect, self._scene, self._ctx)
-        mj.mjr_readPixels(self._buffer, None, self._rect, self._ctx)
-        img = self._buffer[::-1]  # OpenGL rows run bottom-up; flip to upright
-        s = self._ss
-        if s == 1:
-            return img.copy()
-        blocks = img.reshape(self._height, s, self._width, s, 3).astype(np.uint16)
-        summed = blocks.sum(axis=(1, 3))  # (H, W, 3)
-        return ((summed + (s * s) // 2) // (s * s)).astype(np.uint8)
-
-    def render_geom_ids(self, data: mujoco.MjData) -> np.ndarray:
-        """Which geom each pixel shows, at the supersampled resolution: fresh ``(H*s, W*s)``
-        int32 geom ids, -1 where no geom (the background) is seen.
-
-        MuJoCo's segmentation render (flat ID colours, no lighting) of the same scene and
-        camera as :meth:`render`; occlusion is exact, so counting a body's geoms here says
-        how much of it the camera sees.
-        """
-        if self._gl is None:
-            raise RuntimeError("render_geom_ids() called on a closed OffscreenRenderer")
+            raise RuntimeError("render called on a closed OffscreenRenderer")
         if os.getpid() != self._pid:
             raise RenderBackendError(_FORK_HINT)
         mj = self._mujoco
@@ -263,16 +229,33 @@ class OffscreenRenderer:
         flags = self._scene.flags
         flags[mj.mjtRndFlag.mjRND_SHADOW] = 0
         flags[mj.mjtRndFlag.mjRND_REFLECTION] = 0
-        flags[mj.mjtRndFlag.mjRND_SEGMENT] = 1
-        flags[mj.mjtRndFlag.mjRND_IDCOLOR] = 1
-        try:
-            mj.mjr_render(self._rect, self._scene, self._ctx)
-            mj.mjr_readPixels(self._buffer, None, self._rect, self._ctx)
-        finally:
-            flags[mj.mjtRndFlag.mjRND_SEGMENT] = 0
-            flags[mj.mjtRndFlag.mjRND_IDCOLOR] = 0
-        rgb = self._buffer[::-1].astype(np.int64)
+        flags[mj.mjtRndFlag.mjRND_SEGMENT] = int(segment)
+        flags[mj.mjtRndFlag.mjRND_IDCOLOR] = int(segment)
+        mj.mjr_render(self._rect, self._scene, self._ctx)
+        mj.mjr_readPixels(self._buffer, None, self._rect, self._ctx)
+        return self._buffer[::-1]  # OpenGL rows run bottom-up; flip to upright
+
+    def render(self, data: mujoco.MjData) -> np.ndarray:
+        """Render ``data``'s current (forwarded) state; returns a fresh ``H x W x 3`` uint8."""
+        img = self._draw(data)
+        s = self._ss
+        if s == 1:
+            return img.copy()
+        blocks = img.reshape(self._height, s, self._width, s, 3).astype(np.uint16)
+        summed = blocks.sum(axis=(1, 3))  # (H, W, 3)
+        return ((summed + (s * s) // 2) // (s * s)).astype(np.uint8)
+
+    def render_geom_ids(self, data: mujoco.MjData) -> np.ndarray:
+        """Which geom each pixel shows, at the supersampled resolution: fresh ``(H*s, W*s)``
+        int32 geom ids, -1 where no geom (the background) is seen.
+
+        MuJoCo's segmentation render of the same scene and camera as :meth:`render`;
+        occlusion is exact, so counting a body's geoms here says how much of it the camera
+        sees.
+        """
+        rgb = self._draw(data, segment=True).astype(np.int64)
         seg = rgb[..., 0] + (rgb[..., 1] << 8) + (rgb[..., 2] << 16) - 1  # -1: background
+        mj = self._mujoco
         n = self._scene.ngeom
         geoms = [self._scene.geoms[k] for k in range(n)]
         lut = np.array(

@@ -14,7 +14,12 @@ from ghvae_env.sim._render import RenderBackendError, configure_gl_backend
 def fresh_backend(monkeypatch):
     """Forget the cached choice; monkeypatch restores it and the environment afterwards."""
     monkeypatch.setattr(_render, "_chosen_backend", None)
-    monkeypatch.delenv("LP_NUM_THREADS", raising=False)
+    # configure_gl_backend writes these into os.environ. monkeypatch only restores what it
+    # touched, and delenv of an unset name touches nothing: setenv first, so that the old
+    # value (or its absence) comes back and a later test's backend is not this test's.
+    for name in ("LP_NUM_THREADS", "PYOPENGL_PLATFORM", "MUJOCO_GL"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     return monkeypatch
 
 
