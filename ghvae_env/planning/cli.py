@@ -179,8 +179,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Sample push tasks (one object 7.5-15 cm from a goal image, 15 steps, "
         "success < 5 cm), plan with CEM/iCEM/MPPI/random shooting in the GHVAE (or run a "
         "baseline) and report success from simulator state. The defaults (the push preset, "
-        "the bundled model) took 2.4 s per control step on 2 otherwise idle CPU cores: "
-        "--episodes 6 in 4.2 minutes with --video, 6 of 6 solved (AMD EPYC, 2026-12-01).",
+        "the bundled model) took 2.7 s per control step on 2 otherwise idle CPU cores: "
+        "--episodes 6 in 5.0 minutes with --video, 5 of 6 solved (AMD EPYC, 2026-12-02).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--tasks", default="push", choices=["push"], help="task family")
