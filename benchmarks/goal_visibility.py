@@ -5,13 +5,14 @@ A pixel cost can only pull an object toward a goal it sees. For every episode of
 replays the scripted push and counts, with an exact segmentation render
 (``TabletopScene.object_pixel_counts``), the pixels of the pushed object in the start frame
 and in the goal image, each as a fraction of the same object with the arm stowed out of view
-(1: fully visible, 0: hidden behind the arm). Then, per policy: mean goal visibility of the
+(1: fully visible, 0: hidden behind the arm). The tasks come from the benchmark's task cache
+(``cached_push_tasks``: built once if it is missing). Then, per policy: mean goal visibility of the
 solved and the failed tasks, and success when the goal shows less / more than half the object.
 
     python benchmarks/goal_visibility.py benchmarks/results/planning_cost/oracle_v2_push.json
 
 Prints a table; ``--out F.json`` also writes the rows and the summary (nothing is written by
-default). Needs the simulator (~4 s a task).
+default). Needs the simulator (~2 s a task with the tasks cached).
 """
 
 from __future__ import annotations
@@ -27,13 +28,10 @@ import numpy as np
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 
-def task_visibility(env, seed: int, max_steps: int, goal: str = "demo") -> dict:
-    """Rebuild task ``seed`` and measure the pushed object's visibility at start and goal."""
-    from ghvae_env.planning.tasks import PushTaskConfig, sample_push_task
-
-    task = sample_push_task(env, seed, PushTaskConfig(max_steps=max_steps, goal=goal))
+def task_visibility(env, task) -> dict:
+    """The pushed object's visibility at the start and in the goal image of ``task``."""
     if task.demo_actions is None:
-        raise ValueError(f"goal needs to be 'demo' (a scripted push), actual value: {goal!r}")
+        raise ValueError(f"task seed {task.seed}: goal needs to be 'demo' (a scripted push)")
     scene = env.unwrapped.scene
     i = task.object_index
 
@@ -45,10 +43,9 @@ def task_visibility(env, seed: int, max_steps: int, goal: str = "demo") -> dict:
     start = fraction()
     for a in task.demo_actions:
         env.step(a)
-    end_positions = scene.object_positions
-    if not np.allclose(end_positions[i], task.goal_positions[i], atol=1e-6):
-        raise RuntimeError(f"seed {seed}: the replayed demo did not reach the task's goal")
-    return {"task": task, "start_visibility": start, "goal_visibility": fraction()}
+    if not np.allclose(scene.object_positions[i], task.goal_positions[i], atol=1e-6):
+        raise RuntimeError(f"seed {task.seed}: the replayed demo did not reach the task's goal")
+    return {"start_visibility": start, "goal_visibility": fraction()}
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -88,32 +85,39 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         results = json.loads(args.results.read_text())
-        config = results.get("config", {})
+        config = results["config"]
+        num_tasks, first_seed = int(config["episodes"]), int(config["seed"])
+        task_config = dict(max_steps=int(config["max_steps"]), goal=config["goal"])
         episodes = {
             k: v for k, v in results["episodes"].items() if not args.policy or k in args.policy
         }
         todo = [(k, e["task"]["seed"], bool(e["success"])) for k, v in episodes.items() for e in v]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
         p.error(f"{args.results} is not a readable planning.py results JSON ({e!r})")
     if not todo:
         p.error(f"{args.results} has no episodes of the policies {args.policy or 'any'}")
     import gymnasium as gym
 
     import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
+    from ghvae_env.planning.tasks import PushTaskConfig, cached_push_tasks, default_task_cache
 
     env = gym.make("RoboNet-Sim-v0")
     seen: dict[int, dict] = {}
     rows = []
     try:
+        # the benchmark's own task set, read from its cache (built there if missing)
+        cfg = PushTaskConfig(**task_config)
+        cache = default_task_cache(env, first_seed, cfg)
+        tasks = {t.seed: t for t in cached_push_tasks(env, num_tasks, first_seed, cfg, cache=cache)}
         for policy, seed, success in todo:
+            if seed not in tasks:
+                p.error(f"episode seed {seed} is not one of the results' {num_tasks} tasks")
             if seed not in seen:
-                seen[seed] = task_visibility(
-                    env, seed, int(config.get("max_steps", 15)), config.get("goal", "demo")
-                )
+                seen[seed] = task_visibility(env, tasks[seed])
             v = seen[seed]
             rows.append({
                 "policy": policy, "seed": seed, "success": success,
-                "initial_distance": v["task"].initial_distance,
+                "initial_distance": tasks[seed].initial_distance,
                 "start_visibility": v["start_visibility"],
                 "goal_visibility": v["goal_visibility"],
             })  # fmt: skip

@@ -115,7 +115,7 @@ def test_planning_episode_stats_counts_still_objects_and_lifted_arms(load_script
         module.main([str(bad)])
 
 
-def test_goal_visibility_summary_and_one_task(load_script, tmp_path, capsys):
+def test_goal_visibility_summary_and_one_task(load_script, tmp_path, monkeypatch):
     module = load_script("goal_visibility")
     rows = [
         {"policy": "oracle", "success": True, "goal_visibility": 0.2},
@@ -128,15 +128,21 @@ def test_goal_visibility_summary_and_one_task(load_script, tmp_path, capsys):
     assert s["success_goal_visibility_at_least_half"] == "1/2"
     results = tmp_path / "r.json"
     results.write_text(json.dumps({
-        "config": {"max_steps": 15, "goal": "demo"},
+        "config": {"episodes": 1, "seed": 1, "max_steps": 15, "goal": "demo"},
         "episodes": {"oracle": [{"task": {"seed": 1}, "success": False}]},
     }))  # fmt: skip
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the task cache goes here
     out = tmp_path / "vis.json"
     assert module.main([str(results), "--out", str(out)]) == 0
     (row,) = json.loads(out.read_text())["rows"]
     assert row["seed"] == 1 and 0.0 <= row["goal_visibility"] <= 1.0
     assert 0.0 <= row["start_visibility"] <= 1.0 and row["initial_distance"] >= 0.075
     empty = tmp_path / "empty.json"
-    empty.write_text(json.dumps({"episodes": {"oracle": []}}))
+    empty.write_text(json.dumps({"config": json.loads(results.read_text())["config"],
+                                 "episodes": {"oracle": []}}))  # fmt: skip
     with pytest.raises(SystemExit):
         module.main([str(empty)])
+    other = tmp_path / "other.json"  # an episode whose seed is not among the results' tasks
+    other.write_text(results.read_text().replace('"seed": 1}', '"seed": 7}'))
+    with pytest.raises(SystemExit):
+        module.main([str(other)])
