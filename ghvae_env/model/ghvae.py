@@ -26,10 +26,12 @@ from ghvae_env.model.config import GHVAEConfig
 from ghvae_env.model.layers import (
     ConvLSTMCell,
     ResBlock,
+    cat_channels,
     channels_last,
     conv_block,
     image_head,
     init_copy_bias,
+    is_channels_last,
     upsample_conv_block,
 )
 from ghvae_env.model.losses import gaussian_kl, video_vae_loss
@@ -159,7 +161,7 @@ class Decoder(nn.Module):
             if action is None:
                 raise ValueError("this decoder is action-conditioned: pass action (B x A)")
             parts.append(action[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3]))
-        y = self.res(self.inp(torch.cat(parts, dim=1)))
+        y = self.res(self.inp(cat_channels(parts)))
         if self.shuffle > 1:
             y = F.pixel_shuffle(self.out(self.up(y)), self.shuffle)
         else:
@@ -189,7 +191,7 @@ class Prior(nn.Module):
         """h: B x C_H x H x W, action: B x A -> (mean, std): B x C_Z x H x W each, new state."""
         if action is not None and action.shape[1] > 0:
             tiled = action[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3])
-            h = torch.cat([h, tiled], dim=1)
+            h = cat_channels([h, tiled])
         y, state = self.lstm(self.inp(h), state)
         mean, raw = self.head(y).chunk(2, dim=1)
         return mean, F.softplus(raw) + self.min_std, state
@@ -544,9 +546,11 @@ class GHVAE(nn.Module):
         if state is None:  # what ConvLSTMCell uses for None: zeros of C_LSTM^K x H^K x W^K
             h = hs[-1][:, -1]
             shape = (B, self.config.lstm_channels[-1], h.shape[2], h.shape[3])
-            state = (h.new_zeros(shape), h.new_zeros(shape))
+            zeros = channels_last(h.new_zeros(shape))  # the layout the prior runs in
+            state = (zeros, zeros.clone())
         anchor = context_frames[:, -1] if self.config.skip_frame == "context" else None
-        return RolloutState([h[:, -1] for h in hs], state, context_frames[:, -1], anchor)
+        hiddens = [channels_last(h[:, -1]) for h in hs]  # dense: the last frame's rows
+        return RolloutState(hiddens, state, context_frames[:, -1], anchor)
 
     @torch.no_grad()
     def step(
@@ -567,6 +571,8 @@ class GHVAE(nn.Module):
         if sample:  # drawn for the whole batch first: chunking does not change the samples
             shape = (h.shape[0], self.config.latent_channels[-1], h.shape[2], h.shape[3])
             eps = torch.randn(shape, generator=generator, device=h.device, dtype=h.dtype)
+            if is_channels_last(h):  # same values; z, the prior and decoders stay channels-last
+                eps = channels_last(eps)
         B = h.shape[0]
         workers = torch.get_num_threads() if self.parallel_chunks else 1
         workers = max(1, min(workers, B // PARALLEL_MIN_ROWS))

@@ -25,6 +25,33 @@ def channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
+def is_channels_last(x: torch.Tensor) -> bool:
+    """x (N x C x H x W) keeps its channels innermost, as channels-last does, also when it is
+    a slice of a bigger channels-last tensor (a context's last frame). C = 1 or H = W = 1 is
+    plain contiguous too and counts as not."""
+    if x.dim() != 4 or x.shape[1] == 1 or x.shape[2] * x.shape[3] == 1:
+        return False
+    c, w = x.shape[1], x.shape[3]
+    return x.stride(1) == 1 and x.stride(3) == c and (x.shape[2] == 1 or x.stride(2) == w * c)
+
+
+def cat_channels(parts: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.cat(parts, dim=1)`` in the memory order of ``parts[0]``. Plain ``cat`` falls
+    back to NCHW when any part is not channels-last (an expanded action, an NCHW latent), and
+    every convolution after it then ran oneDNN's NCHW path (issue 11; RESULTS.md "Speed":
+    the bundled model's step at B=200 +5 to +14 % in 4 interleaved A/B pairs, cpu-fast
+    within noise)."""
+    if not is_channels_last(parts[0]) or all(is_channels_last(p) for p in parts[1:]):
+        return torch.cat(parts, dim=1)
+    n, _, h, w = parts[0].shape
+    c = sum(p.shape[1] for p in parts)
+    x = parts[0]
+    out = torch.empty(
+        (n, c, h, w), dtype=x.dtype, device=x.device, memory_format=torch.channels_last
+    )
+    return torch.cat(parts, dim=1, out=out)
+
+
 # nearest 2x upsampling folded into a 3x3 kernel: output row 2i+p sees input rows
 # (i-1, i) for p = 0 and (i, i+1) for p = 1, with the 3 taps summed onto 2 (_FOLD[p] @ taps).
 _FOLD = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])

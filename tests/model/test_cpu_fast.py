@@ -91,3 +91,40 @@ def test_state_dict_unchanged_by_the_speed_work(preset):
         assert {k: tuple(v.shape) for k, v in saved.items()} == {
             k: tuple(v.shape) for k, v in model.state_dict().items()
         }
+
+
+@pytest.mark.parametrize("context", [1, 2])
+@pytest.mark.parametrize("preset", ["cpu-fast", "cpu-small"])
+def test_step_runs_every_convolution_channels_last(one_torch_thread, preset, context):
+    # issue 11: one NCHW input (an expanded action, the NCHW noise or LSTM zeros) made every
+    # conv after it take oneDNN's slower NCHW path (the decoders and the prior ran NCHW)
+    from ghvae_env.model.layers import is_channels_last
+
+    model = GHVAE(GHVAEConfig.preset(preset)).eval()
+    state = model.start(torch.rand(3, context, 3, 64, 64), torch.zeros(3, context - 1, 4))
+    layouts = []
+    hooks = [
+        m.register_forward_hook(
+            lambda mod, inp, out, name=name: layouts.append((name, is_channels_last(inp[0])))
+        )
+        for name, m in model.named_modules()
+        if isinstance(m, torch.nn.Conv2d)
+    ]
+    with torch.inference_mode():
+        frame, state = model.step(state, torch.rand(3, 4))
+        model.step(state, torch.rand(3, 4))
+    for h in hooks:
+        h.remove()
+    assert layouts and [name for name, ok in layouts if not ok] == []
+    assert frame.is_contiguous()  # what callers get back stays plain NCHW
+
+
+def test_cat_channels_equals_cat_in_the_first_parts_layout():
+    from ghvae_env.model.layers import cat_channels, channels_last, is_channels_last
+
+    h = channels_last(torch.rand(2, 5, 4, 4))
+    a = torch.rand(2, 3)[:, :, None, None].expand(-1, -1, 4, 4)
+    out = cat_channels([h, a])
+    assert torch.equal(out, torch.cat([h, a], dim=1)) and is_channels_last(out)
+    nchw = torch.rand(2, 5, 4, 4)  # training runs NCHW: left as torch.cat leaves it
+    assert cat_channels([nchw, a]).is_contiguous()
