@@ -41,7 +41,9 @@ def cat_channels(parts: list[torch.Tensor]) -> torch.Tensor:
     every convolution after it then ran oneDNN's NCHW path (issue 11; RESULTS.md "Speed":
     the bundled model's step at B=200 +5 to +14 % in 4 interleaved A/B pairs, cpu-fast
     within noise)."""
-    if not is_channels_last(parts[0]) or all(is_channels_last(p) for p in parts[1:]):
+    grad = torch.is_grad_enabled() and any(p.requires_grad for p in parts)
+    if grad or not is_channels_last(parts[0]) or all(is_channels_last(p) for p in parts[1:]):
+        # cat(out=) has no autograd: training (free-running rollouts too) keeps plain cat
         return torch.cat(parts, dim=1)
     n, _, h, w = parts[0].shape
     c = sum(p.shape[1] for p in parts)

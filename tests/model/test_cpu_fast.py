@@ -128,3 +128,13 @@ def test_cat_channels_equals_cat_in_the_first_parts_layout():
     assert torch.equal(out, torch.cat([h, a], dim=1)) and is_channels_last(out)
     nchw = torch.rand(2, 5, 4, 4)  # training runs NCHW: left as torch.cat leaves it
     assert cat_channels([nchw, a]).is_contiguous()
+
+
+def test_cat_channels_keeps_autograd():
+    # free-running training decodes channels-last states with grad (cat(out=) has no autograd)
+    from ghvae_env.model.layers import cat_channels, channels_last
+
+    h = channels_last(torch.rand(2, 5, 4, 4)).requires_grad_()
+    a = torch.rand(2, 3)[:, :, None, None].expand(-1, -1, 4, 4)
+    cat_channels([h, a]).sum().backward()
+    assert torch.equal(h.grad, torch.ones_like(h))
