@@ -138,3 +138,22 @@ def test_cat_channels_keeps_autograd():
     a = torch.rand(2, 3)[:, :, None, None].expand(-1, -1, 4, 4)
     cat_channels([h, a]).sum().backward()
     assert torch.equal(h.grad, torch.ones_like(h))
+
+
+def test_silu_is_in_place_only_without_autograd():
+    from ghvae_env.model.layers import SiLU
+
+    act, x = SiLU(), torch.randn(2, 8, 4, 4)
+    expected = torch.nn.functional.silu(x)
+    with torch.no_grad():
+        y = x.clone()
+        out = act(y)
+    assert out.data_ptr() == y.data_ptr() and torch.equal(out, expected)  # overwrote its input
+    leaf = x.clone().requires_grad_(True)
+    out = act(leaf * 1.0)  # autograd on: a new tensor, and the backward is silu's
+    out.sum().backward()
+    sig = torch.sigmoid(x)
+    assert torch.allclose(leaf.grad, sig * (1 + x * (1 - sig)), atol=1e-6)
+    model = GHVAE(GHVAEConfig.preset("tiny"))
+    assert any(isinstance(m, SiLU) for m in model.modules())
+    assert not any(type(m) is torch.nn.SiLU for m in model.modules())
