@@ -146,3 +146,43 @@ def test_goal_visibility_summary_and_one_task(load_script, tmp_path, monkeypatch
     other.write_text(results.read_text().replace('"seed": 1}', '"seed": 7}'))
     with pytest.raises(SystemExit):
         module.main([str(other)])
+
+
+def test_oracle_stall_finds_the_stall_and_scores_three_continuations(load_script, tmp_path,
+                                                                     monkeypatch):  # fmt: skip
+    module = load_script("oracle_stall")
+    assert module.stall_step([0.09, 0.07, 0.06, 0.06, 0.065]) == 3  # the first minimum
+    from ghvae_env.planning.config import PlannerConfig
+
+    config = PlannerConfig.push(temperature=0.5, gamma=None, horizon=2)
+    results = tmp_path / "r.json"
+    episode = {
+        "task": {"seed": 1},
+        "success": False,
+        "final_distance": 0.09,
+        "distances": [0.095, 0.09],
+        "actions": [[0.5, 0.0, 0.0, 0.0], [0.0] * 4],
+    }
+    results.write_text(json.dumps({
+        "config": {"episodes": 1, "seed": 1, "max_steps": 15, "goal": "demo"},
+        "planners": {"oracle": config.to_dict()},
+        "episodes": {"oracle": [episode, {**episode, "success": True}]},
+    }))  # fmt: skip
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the task cache goes here
+    out = tmp_path / "stall.json"
+    assert module.main([str(results), "--horizon", "2", "--samples", "2", "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]  # the successful episode is not diagnosed
+    assert row["seed"] == 1 and row["stall_step"] == 2
+    assert row["episode_actions"] == [[0.0] * 4, [0.0] * 4]  # nothing left after the stall
+    assert row["hold_cost"] == pytest.approx(row["episode_cost"])  # the same zero actions
+    assert row["cheapest"] in ("hold", "episode", "state")
+    assert row["verdict"] == module.verdict(row)
+    base = {"cheapest": "hold", "hold_distance": 0.08}
+    assert module.verdict({**base, "cheapest": "state", "state_distance": 0.08}) == "search"
+    assert module.verdict({**base, "state_distance": 0.02}) == "cost"
+    assert module.verdict({**base, "state_distance": 0.075}) == "stuck"
+    assert all(row[f"{n}_cost"] > 0 for n in ("hold", "episode", "state"))
+    with pytest.raises(SystemExit):  # no failed episode of that seed
+        module.main([str(results), "--seeds", "5"])
+    with pytest.raises(SystemExit):
+        module.main([str(results), "--horizon", "0"])

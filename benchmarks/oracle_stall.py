@@ -1,0 +1,207 @@
+"""Where a pixel-cost planner stalls: is it the cost or the search? Per failed episode.
+
+For every failed episode of a ``benchmarks/planning.py`` results JSON (default: the
+``oracle`` policy) this rebuilds the task from the benchmark's task cache, replays the
+episode's executed actions and finds the stall: the step after which the pushed object got
+no closer to its goal (the episode's minimum distance). From that simulator state it then
+plans with the **state** oracle (the same planner, the object-to-goal distance as its cost,
+which solves every task) for ``--horizon`` steps, and scores three ``--horizon``-step
+continuations with the episode's own **pixel** cost (its planner config: blur, weights):
+
+- ``hold``: zero actions (what a stall does);
+- ``episode``: the episode's own executed actions after the stall, then zeros;
+- ``state``: the state oracle's executed actions.
+
+If the pixel cost ranks ``state`` below ``hold`` and ``episode``, a plan that carries the push
+through exists and is cheaper under the pixel cost: the search missed it (verdict
+``search``). If ``state`` brings the object at least 1 cm closer than holding and still costs
+more, the pixel cost has a local minimum at the stall (``cost``). If the state oracle gets no
+closer either, the stall state is hard for any cost (``stuck``).
+
+    python benchmarks/oracle_stall.py benchmarks/results/planning_cost/oracle_v2_t05.json
+
+Prints a table; ``--out F.json`` also writes the rows (nothing is written by default). Needs
+the simulator: ~``samples x horizon x horizon`` physics steps a failed episode (32 x 10 x 10:
+~70 s here), plus the renders of the three continuations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+def _replay(env, actions: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Step ``env`` through ``actions``: (frames, object positions) after each action."""
+    frames, positions = [], []
+    for a in actions:
+        obs, _, _, _, info = env.step(np.asarray(a, dtype=np.float32))
+        frames.append(obs)
+        positions.append(np.asarray(info["object_positions"]))
+    return frames, positions
+
+
+def pixel_costs(frames: np.ndarray, goal: np.ndarray, cost_fn) -> tuple[float, list[float]]:
+    """The planner cost of one continuation (H x 64 x 64 x 3 uint8) and its per-frame terms."""
+
+    from ghvae_env.data.frames import to_float_chw
+
+    pred = to_float_chw(np.asarray(frames))[None]  # (1, H, 3, 64, 64)
+    g = to_float_chw(np.asarray(goal))
+    return float(cost_fn(pred, g)[0]), [float(c) for c in cost_fn.per_frame(pred, g)[0]]
+
+
+def stall_step(distances: list[float]) -> int:
+    """Actions executed when the episode was closest to its goal (1-based step of the minimum;
+    the first of equal minima)."""
+    return int(np.argmin(np.asarray(distances))) + 1
+
+
+def diagnose(env, task, episode: dict, config, horizon: int, samples: int) -> dict[str, Any]:
+    """One failed episode: the three continuations' pixel costs from its stall state."""
+    from ghvae_env.planning.costs import PixelGoalCost
+    from ghvae_env.planning.oracle import make_oracle_agent
+
+    cost_fn = PixelGoalCost.from_config(config)
+    executed = np.asarray(episode["actions"], dtype=np.float32)
+    k = stall_step(episode["distances"])
+    env.reset(options={"state": task.start_state})
+    frames = list(task.context_frames)
+    acts = list(np.asarray(task.context_actions, dtype=np.float32))
+    f, _ = _replay(env, executed[:k])
+    frames += f
+    acts += list(executed[:k])
+    stall_state = env.unwrapped.get_state()
+    C = len(task.context_frames)
+    d_stall = task.distance(env.unwrapped.scene.object_positions)
+    rest = executed[k : k + horizon]
+    continuations = {
+        "hold": np.zeros((horizon, 4), np.float32),
+        "episode": np.concatenate([rest, np.zeros((horizon - len(rest), 4), np.float32)]),
+    }
+    # the state oracle from the stall state, executing its plans step by step
+    state_cfg = config.replace(num_samples=samples)
+    agent = make_oracle_agent(env, state_cfg, cost="state", workers=0)
+    agent.reset(seed=task.seed)
+    agent.set_task(task)
+    env.reset(options={"state": stall_state})
+    hist_f, hist_a, planned = frames[-C:], acts[-(C - 1) :] if C > 1 else [], []
+    for _ in range(horizon):
+        a = agent.act(np.stack(hist_f[-C:]), np.asarray(hist_a[-(C - 1) :]).reshape(C - 1, 4),
+                      task.goal_image)  # fmt: skip
+        obs, _, _, _, _ = env.step(a)
+        planned.append(a)
+        hist_f.append(obs)
+        hist_a.append(a)
+    continuations["state"] = np.stack(planned)
+    row: dict[str, Any] = {
+        "seed": task.seed,
+        "stall_step": k,
+        "stall_distance": d_stall,
+        "final_distance": float(episode["final_distance"]),
+    }
+    for name, seq in continuations.items():
+        env.reset(options={"state": stall_state})
+        f, pos = _replay(env, seq)
+        total, per_frame = pixel_costs(np.stack(f), task.goal_image, cost_fn)
+        row[f"{name}_cost"] = total
+        row[f"{name}_last_frame_cost"] = per_frame[-1]
+        row[f"{name}_distance"] = task.distance(pos[-1])
+        row[f"{name}_actions"] = np.asarray(seq).round(4).tolist()
+    costs = {n: row[f"{n}_cost"] for n in continuations}
+    row["cheapest"] = min(costs, key=costs.get)
+    row["verdict"] = verdict(row)
+    return row
+
+
+def verdict(row: dict[str, Any], progress: float = 0.01) -> str:
+    """``"search"``: the pixel cost ranks the state oracle's continuation cheapest;
+    ``"cost"``: that continuation brings the object ``progress`` m (1 cm) closer than
+    holding does and the pixel cost still ranks it dearer; ``"stuck"``: the state oracle
+    gets no closer either, so its continuation tells nothing about the cost."""
+    if row["cheapest"] == "state":
+        return "search"
+    if row["state_distance"] <= row["hold_distance"] - progress:
+        return "cost"
+    return "stuck"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("results", type=Path, help="a benchmarks/planning.py results JSON")
+    p.add_argument("--policy", default="oracle", help="the policy whose failures to diagnose")
+    p.add_argument("--seeds", default="", help="only these task seeds (comma-separated)")
+    p.add_argument("--horizon", type=int, default=10, help="steps of each continuation")
+    p.add_argument("--samples", type=int, default=32, help="state-oracle candidates a step")
+    p.add_argument("--out", type=Path, help="also write the rows to this JSON file")
+    args = p.parse_args(argv)
+    if args.horizon < 1 or args.samples < 1:
+        p.error(f"--horizon and --samples need to be >= 1, actual: {args.horizon}, {args.samples}")
+    try:
+        results = json.loads(args.results.read_text())
+        config = results["config"]
+        num_tasks, first_seed = int(config["episodes"]), int(config["seed"])
+        task_config = dict(max_steps=int(config["max_steps"]), goal=config["goal"])
+        planner = results["planners"][args.policy]
+        episodes = [e for e in results["episodes"][args.policy] if not e["success"]]
+        wanted = {int(s) for s in args.seeds.split(",") if s.strip()}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
+        p.error(f"{args.results} is not a readable planning.py results JSON with policy "
+                f"{args.policy!r} ({e!r})")  # fmt: skip
+    if wanted:
+        episodes = [e for e in episodes if e["task"]["seed"] in wanted]
+    if not episodes:
+        p.error(f"{args.results}: no failed {args.policy} episodes to diagnose")
+    import gymnasium as gym
+
+    import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
+    from ghvae_env.planning.config import PlannerConfig
+    from ghvae_env.planning.tasks import PushTaskConfig, cached_push_tasks, default_task_cache
+
+    planner_config = PlannerConfig.from_dict(planner)
+    env = gym.make("RoboNet-Sim-v0")
+    rows = []
+    try:
+        cfg = PushTaskConfig(**task_config)
+        cache = default_task_cache(env, first_seed, cfg)
+        tasks = {t.seed: t for t in cached_push_tasks(env, num_tasks, first_seed, cfg, cache=cache)}
+        for e in episodes:
+            seed = e["task"]["seed"]
+            if seed not in tasks:
+                p.error(f"episode seed {seed} is not one of the results' {num_tasks} tasks")
+            rows.append(diagnose(env, tasks[seed], e, planner_config, args.horizon, args.samples))
+            r = rows[-1]
+            print(f"seed {seed}: stall at step {r['stall_step']} ({100 * r['stall_distance']:.1f}"
+                  f" cm), cheapest {r['cheapest']}", flush=True)  # fmt: skip
+    finally:
+        env.close()
+    print(
+        "| seed | stall step | dist. at stall (cm) | pixel cost: hold / episode / state plan | "
+        "dist. after (cm): hold / episode / state plan | cheapest | verdict |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        costs = " / ".join(f"{r[f'{n}_cost']:.0f}" for n in ("hold", "episode", "state"))
+        dist = " / ".join(f"{100 * r[f'{n}_distance']:.1f}" for n in ("hold", "episode", "state"))
+        print(f"| {r['seed']} | {r['stall_step']} | {100 * r['stall_distance']:.1f} | {costs} | "
+              f"{dist} | {r['cheapest']} | {r['verdict']} |")  # fmt: skip
+    if args.out is not None:
+        payload = {"command": "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])])}
+        payload.update(results=str(args.results), policy=args.policy, rows=rows)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(payload, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
