@@ -93,6 +93,9 @@ def machine_info(device: str | torch.device | None = None) -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": str(torch.__version__),
         "numpy": np.__version__,
+        # the simulator's versions: the push tasks' scripted pushes moved on 9 of 100 tasks
+        # between two machines (RESULTS.md, "Planning"), and no earlier result recorded them
+        **{name: _installed_version(name) for name in ("mujoco", "robosuite")},
         "torch_num_threads": torch.get_num_threads(),
         "torch_num_interop_threads": torch.get_num_interop_threads(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
@@ -105,6 +108,16 @@ def machine_info(device: str | torch.device | None = None) -> dict[str, Any]:
         info["cuda_device"] = torch.cuda.get_device_name(0)
         info["cuda_version"] = torch.version.cuda
     return info
+
+
+def _installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution`` (None if absent), without importing it."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _cpu_model() -> str:

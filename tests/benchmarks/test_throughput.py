@@ -18,6 +18,10 @@ def test_quick_run_writes_sane_outputs(load_script, assets, tmp_path, one_torch_
     r = json.loads(out.read_text())
     assert "--quick" in r["command"] and r["date"]
     assert r["machine"]["torch_num_threads"] == 1
+    from importlib import metadata
+
+    assert r["machine"]["mujoco"] == metadata.version("mujoco")  # the simulator's versions
+    assert r["machine"]["robosuite"] == metadata.version("robosuite")
     assert r["simulator"]["env_steps_per_s"] > 0 and r["simulator"]["rendering"] is True
     assert [(x["device"], x["batch"]) for x in r["imagined"]] == [("cpu", 1), ("cpu", 4)]
     for x in r["imagined"]:
