@@ -39,24 +39,11 @@ import numpy as np
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 
-def _replay(env, actions: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Step ``env`` through ``actions``: (frames, object positions) after each action."""
-    frames, positions = [], []
-    for a in actions:
-        obs, _, _, _, info = env.step(np.asarray(a, dtype=np.float32))
-        frames.append(obs)
-        positions.append(np.asarray(info["object_positions"]))
-    return frames, positions
-
-
-def pixel_costs(frames: np.ndarray, goal: np.ndarray, cost_fn) -> tuple[float, list[float]]:
-    """The planner cost of one continuation (H x 64 x 64 x 3 uint8) and its per-frame terms."""
-
+def pixel_cost(frames: np.ndarray, goal: np.ndarray, cost_fn) -> np.ndarray:
+    """The planner cost of continuations (B x H x 64 x 64 x 3 uint8) to ``goal``: (B,)."""
     from ghvae_env.data.frames import to_float_chw
 
-    pred = to_float_chw(np.asarray(frames))[None]  # (1, H, 3, 64, 64)
-    g = to_float_chw(np.asarray(goal))
-    return float(cost_fn(pred, g)[0]), [float(c) for c in cost_fn.per_frame(pred, g)[0]]
+    return cost_fn(to_float_chw(np.asarray(frames)), to_float_chw(np.asarray(goal))).numpy()
 
 
 def stall_step(distances: list[float]) -> int:
@@ -67,59 +54,61 @@ def stall_step(distances: list[float]) -> int:
 
 def diagnose(env, task, episode: dict, config, horizon: int, samples: int) -> dict[str, Any]:
     """One failed episode: the three continuations' pixel costs from its stall state."""
-    from ghvae_env.planning.costs import PixelGoalCost
-    from ghvae_env.planning.oracle import make_oracle_agent
+    import dataclasses
 
-    cost_fn = PixelGoalCost.from_config(config)
+    from ghvae_env.planning.costs import PixelGoalCost
+    from ghvae_env.planning.oracle import _run_sequences, make_oracle_agent
+    from ghvae_env.planning.tasks import run_episode
+
+    sim, C = env.unwrapped, len(task.context_frames)
     executed = np.asarray(episode["actions"], dtype=np.float32)
     k = stall_step(episode["distances"])
-    env.reset(options={"state": task.start_state})
-    frames = list(task.context_frames)
-    acts = list(np.asarray(task.context_actions, dtype=np.float32))
-    f, _ = _replay(env, executed[:k])
-    frames += f
-    acts += list(executed[:k])
-    stall_state = env.unwrapped.get_state()
-    C = len(task.context_frames)
-    d_stall = task.distance(env.unwrapped.scene.object_positions)
+    frames, _ = _run_sequences(sim, task.start_state, executed[None, :k], render=True)
+    stall_state = sim.get_state()  # _run_sequences leaves the sim where the sequence ends
+    d_stall = task.distance(sim.scene.object_positions)
+    # the stall as a task of its own: the state oracle plans and executes `horizon` steps
+    history = np.concatenate([task.context_frames, frames[0]])[-C:]
+    acts = np.concatenate([task.context_actions, executed[:k]])[k:]  # the last C - 1
+    stalled = dataclasses.replace(
+        task, start_state=stall_state, context_frames=history, context_actions=acts,
+        max_steps=horizon,
+    )  # fmt: skip
+    agent = make_oracle_agent(env, config.replace(num_samples=samples), cost="state")
+    state_plan = np.asarray(run_episode(env, agent, stalled)["actions"], dtype=np.float32)
     rest = executed[k : k + horizon]
     continuations = {
         "hold": np.zeros((horizon, 4), np.float32),
         "episode": np.concatenate([rest, np.zeros((horizon - len(rest), 4), np.float32)]),
+        "state": state_plan,
     }
-    # the state oracle from the stall state, executing its plans step by step
-    state_cfg = config.replace(num_samples=samples)
-    agent = make_oracle_agent(env, state_cfg, cost="state", workers=0)
-    agent.reset(seed=task.seed)
-    agent.set_task(task)
-    env.reset(options={"state": stall_state})
-    hist_f, hist_a, planned = frames[-C:], acts[-(C - 1) :] if C > 1 else [], []
-    for _ in range(horizon):
-        a = agent.act(np.stack(hist_f[-C:]), np.asarray(hist_a[-(C - 1) :]).reshape(C - 1, 4),
-                      task.goal_image)  # fmt: skip
-        obs, _, _, _, _ = env.step(a)
-        planned.append(a)
-        hist_f.append(obs)
-        hist_a.append(a)
-    continuations["state"] = np.stack(planned)
+    seqs = np.stack(list(continuations.values()))
+    frames, positions = _run_sequences(sim, stall_state, seqs, render=True)
+    costs = pixel_cost(frames, task.goal_image, PixelGoalCost.from_config(config))
     row: dict[str, Any] = {
         "seed": task.seed,
         "stall_step": k,
         "stall_distance": d_stall,
         "final_distance": float(episode["final_distance"]),
     }
-    for name, seq in continuations.items():
-        env.reset(options={"state": stall_state})
-        f, pos = _replay(env, seq)
-        total, per_frame = pixel_costs(np.stack(f), task.goal_image, cost_fn)
-        row[f"{name}_cost"] = total
-        row[f"{name}_last_frame_cost"] = per_frame[-1]
-        row[f"{name}_distance"] = task.distance(pos[-1])
-        row[f"{name}_actions"] = np.asarray(seq).round(4).tolist()
-    costs = {n: row[f"{n}_cost"] for n in continuations}
-    row["cheapest"] = min(costs, key=costs.get)
+    for b, name in enumerate(continuations):
+        row[f"{name}_cost"] = float(costs[b])
+        row[f"{name}_distance"] = task.distance(positions[b, -1])
+        row[f"{name}_actions"] = seqs[b].round(4).tolist()
+    row["cheapest"] = min(continuations, key=lambda n: row[f"{n}_cost"])
     row["verdict"] = verdict(row)
     return row
+
+
+def same_task(rebuilt: dict[str, Any], recorded: dict[str, Any], tol: float = 1e-3) -> bool:
+    """Whether a rebuilt task (``PushTask.describe()``) is the episode's ``task`` record:
+    the same object, and its start and goal positions within ``tol`` m."""
+    try:
+        return rebuilt["object_index"] == recorded["object_index"] and all(
+            np.allclose(rebuilt[key], recorded[key], atol=tol)
+            for key in ("start_position", "goal_position")
+        )
+    except KeyError:
+        return False
 
 
 def verdict(row: dict[str, Any], progress: float = 0.01) -> str:
@@ -143,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", default="", help="only these task seeds (comma-separated)")
     p.add_argument("--horizon", type=int, default=10, help="steps of each continuation")
     p.add_argument("--samples", type=int, default=32, help="state-oracle candidates a step")
+    p.add_argument(
+        "--tasks-cache",
+        type=Path,
+        default=None,
+        help="the task cache the results were made on (default: the benchmark's default cache)",
+    )
     p.add_argument("--out", type=Path, help="also write the rows to this JSON file")
     args = p.parse_args(argv)
     if args.horizon < 1 or args.samples < 1:
@@ -173,12 +168,21 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     try:
         cfg = PushTaskConfig(**task_config)
-        cache = default_task_cache(env, first_seed, cfg)
+        cache = args.tasks_cache or default_task_cache(env, first_seed, cfg)
         tasks = {t.seed: t for t in cached_push_tasks(env, num_tasks, first_seed, cfg, cache=cache)}
         for e in episodes:
             seed = e["task"]["seed"]
             if seed not in tasks:
                 p.error(f"episode seed {seed} is not one of the results' {num_tasks} tasks")
+            if not same_task(tasks[seed].describe(), e["task"]):
+                # rebuilt tasks can differ between machines: replaying this episode's actions
+                # on another start would diagnose a different episode
+                p.error(
+                    f"task seed {seed} of {cache} is not the episode's task (initial distance "
+                    f"{tasks[seed].initial_distance:.4f} m, episode's "
+                    f"{e['task'].get('initial_distance')}); pass --tasks-cache with the task "
+                    "set the results were made on"
+                )
             rows.append(diagnose(env, tasks[seed], e, planner_config, args.horizon, args.samples))
             r = rows[-1]
             print(f"seed {seed}: stall at step {r['stall_step']} ({100 * r['stall_distance']:.1f}"

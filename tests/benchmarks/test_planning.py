@@ -169,8 +169,24 @@ def test_oracle_stall_finds_the_stall_and_scores_three_continuations(load_script
         "episodes": {"oracle": [episode, {**episode, "success": True}]},
     }))  # fmt: skip
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the task cache goes here
+    with pytest.raises(SystemExit):  # the record names no task: it is not the rebuilt one
+        module.main([str(results), "--horizon", "2", "--samples", "2"])
+    from ghvae_env.planning.tasks import load_push_tasks
+
+    (cache,) = (tmp_path / "cache").rglob("*.npz")  # built by that run
+    (task,), _, _ = load_push_tasks(cache)
+    episode["task"] = task.describe()
+    assert module.same_task(task.describe(), episode["task"])
+    moved = {**episode["task"], "start_position": [x + 0.01 for x in task.start_positions[0]]}
+    assert not module.same_task(task.describe(), moved)
+    results.write_text(json.dumps({
+        "config": {"episodes": 1, "seed": 1, "max_steps": 15, "goal": "demo"},
+        "planners": {"oracle": config.to_dict()},
+        "episodes": {"oracle": [episode, {**episode, "success": True}]},
+    }))  # fmt: skip
     out = tmp_path / "stall.json"
-    assert module.main([str(results), "--horizon", "2", "--samples", "2", "--out", str(out)]) == 0
+    argv = ["--horizon", "2", "--samples", "2", "--tasks-cache", str(cache), "--out", str(out)]
+    assert module.main([str(results), *argv]) == 0
     (row,) = json.loads(out.read_text())["rows"]  # the successful episode is not diagnosed
     assert row["seed"] == 1 and row["stall_step"] == 2
     assert row["episode_actions"] == [[0.0] * 4, [0.0] * 4]  # nothing left after the stall
