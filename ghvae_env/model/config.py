@@ -12,10 +12,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GHVAEConfig", "ConfigError", "PRESETS"]
+__all__ = ["GHVAEConfig", "ConfigError", "PRESETS", "HANDOFFS", "SKIP_FRAMES"]
 
 # what decoder_1's pixel skip composites with (GHVAEConfig.skip_frame)
 SKIP_FRAMES = ("previous", "context")
+
+# what decoder_{k+1} hands decoder_k (GHVAEConfig.handoff)
+HANDOFFS = ("latent", "hidden")
 
 # 64 -> 32 -> 16 -> 8 -> 4 -> 2 -> 1: each encoder halves H and W, so 64x64 frames allow 6.
 MAX_MODULES = 6
@@ -79,6 +82,12 @@ class GHVAEConfig:
     # "context" (the last real context frame, SVG's static skip, in training and rollouts
     # alike: a rollout's errors do not feed back through the mask).
     skip_frame: str = "previous"
+    # what decoder_{k+1} hands decoder_k (issue 13 ablation, DESIGN.md): "latent" (ours until
+    # now) emits a C_Z^k-wide tensor, z^k's shape, so decoder_k reads it where it read z^k while
+    # module k was the top module; "hidden" (the seed: decoder_{k+1} "predicts h^k_{t+1}") emits
+    # a C_H^k-wide one, and each decoder reads its top-level z^k through a 1x1 conv to C_H^k
+    # (``GHVAEModule.lift``, used only while its module is the top one). Changes weight shapes.
+    handoff: str = "latent"
     # the clips the model was trained on (context + horizon frames): a training run records its
     # TrainConfig.context / .horizon here (training.trainer.model_config), so a checkpoint
     # says how far it was trained to predict (model.api.ModelConfig).
@@ -132,6 +141,8 @@ class GHVAEConfig:
             fail("pixel_shuffle_exit", "a bool", self.pixel_shuffle_exit)
         if self.skip_frame not in SKIP_FRAMES:
             fail("skip_frame", f"one of {SKIP_FRAMES}", self.skip_frame)
+        if self.handoff not in HANDOFFS:
+            fail("handoff", f"one of {HANDOFFS}", self.handoff)
 
     # ----------------------------------------------------------------- derived sizes
     def spatial_size(self, k: int) -> int:

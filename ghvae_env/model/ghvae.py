@@ -112,10 +112,12 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """decoder_k: (h^k_t: B x C_H^k x H x W, u^k: B x C_Z^k x H x W) -> B x C_out x 2H x 2W.
+    """decoder_k: (h^k_t: B x C_H^k x H x W, u^k: B x C_U^k x H x W) -> B x C_out x 2H x 2W.
 
-    ``C_out`` is 3 for decoder_1 (the next image) and C_Z^{k-1} for k > 1, so that
-    decoder_k can replace z^{k-1} as the input of decoder_{k-1} (DESIGN.md). The skip input
+    ``C_out`` is 3 for decoder_1 (the next image) and C_U^{k-1} for k > 1, so that
+    decoder_k can replace the top-level input of decoder_{k-1} (DESIGN.md). C_U^k is C_Z^k
+    (``config.handoff == "latent"``: u^k has z^k's shape) or C_H^k ("hidden": the seed's
+    decoder "predicts h^k_{t+1}"; the top module lifts z^k to C_H^k). The skip input
     h^k_t lets the decoder "borrow information from the past" (section 3). With
     ``pixel_skip``, decoder_1 borrows from the past at level 0 too: it emits RGB and a mask
     m and predicts x_{t+1} = m * x_t + (1 - m) * rgb, so static background need not squeeze
@@ -269,12 +271,21 @@ class GHVAEModule(nn.Module):
         # decoder_1 upsamples into a half-width full-resolution map before the RGB conv;
         # decoder_k (k > 1) upsamples into C_H^{k-1}, mirroring the encoder.
         c_up = max(c.hidden_channels[0] // 2, 8) if k == 1 else c.hidden_channels[i - 1]
-        c_out = c.image_channels if k == 1 else c.latent_channels[i - 1]
+        # config.handoff: decoder_k reads u^k of z^k's width ("latent") or of h^k's ("hidden"),
+        # and decoder_k (k > 1) emits u^{k-1} of the same kind one level down.
+        hidden = c.handoff == "hidden"
+        c_u = c_h if hidden else c_z
+        if k == 1:
+            c_out = c.image_channels
+        else:
+            c_out = c.hidden_channels[i - 1] if hidden else c.latent_channels[i - 1]
         self.k = k
         self.encoder = Encoder(cin, c_h, c.res_blocks, c.kernel_size)
+        # "hidden": z^k -> C_H^k, the decoder's input while module k is the top module
+        self.lift = nn.Conv2d(c_z, c_h, 1) if hidden else None
         self.decoder = Decoder(
             c_h,
-            c_z,
+            c_u,
             c_up,
             c_out,
             c.res_blocks,
@@ -397,7 +408,8 @@ class GHVAE(nn.Module):
         action: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """(x_t, h^1_t..h^k_t, z^k_{t+1}[, a_t]) -> x_{t+1} through decoders k..1 (DESIGN.md)."""
-        u = z
+        top = self.blocks[len(hiddens) - 1]
+        u = z if top.lift is None else top.lift(z)  # config.handoff
         for k in range(len(hiddens), 1, -1):
             u = self.blocks[k - 1].decoder(hiddens[k - 1], u, action=action)
         return self.blocks[0].decoder(hiddens[0], u, prev_frame, action=action)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ghvae_env._dataclass_cli import option
 from ghvae_env._threads import ThreadsError, resolve_threads
-from ghvae_env.model.config import PRESETS, SKIP_FRAMES
+from ghvae_env.model.config import HANDOFFS, PRESETS, SKIP_FRAMES
 
 __all__ = ["TrainConfig", "ModelOverrides", "TrainError", "MODEL_CHOICES"]
 
@@ -37,8 +37,8 @@ class ModelOverrides:
     """Model-config fields a run sets on top of its preset; None keeps the preset's value.
 
     Applied to a fresh run's model config and to the config of the checkpoint a ``--from``
-    run grows (none of these fields changes a weight's shape); a resumed run keeps the
-    config in its ``last.pt``.
+    run grows (only ``handoff`` changes a weight's shape, so a ``--from`` run must keep its
+    checkpoint's); a resumed run keeps the config in its ``last.pt``.
     """
 
     beta: float | None = option(None, "KL weight (default: the config's)")
@@ -53,6 +53,14 @@ class ModelOverrides:
         "what decoder_1's pixel skip composites with: previous (x_t) or context (the last "
         "real context frame) (default: the config's)",
         choices=SKIP_FRAMES,
+    )
+    # the one field here that changes weight shapes: a fresh run only (a --from run that
+    # sets another value than its checkpoint's is refused by the trainer)
+    handoff: str | None = option(
+        None,
+        "what decoder_{k+1} hands decoder_k: latent (a C_Z^k-wide tensor, z^k's shape) or "
+        "hidden (C_H^k wide, the seed's 'predicts h^k_{t+1}') (default: the config's, latent)",
+        choices=HANDOFFS,
     )
 
     def changes(self) -> dict[str, Any]:
@@ -204,6 +212,8 @@ class TrainConfig:
                     "unset for svg-prime (GHVAE only)",
                     self.model_overrides.skip_frame,
                 )
+            if self.model_overrides.handoff is not None:
+                fail("handoff", "unset for svg-prime (GHVAE only)", self.model_overrides.handoff)
             if self.model_overrides.learned_prior is False:
                 fail("learned_prior", "True for svg-prime (SVG-LP's prior is learned)", False)
         if self.finetune_e2e < 0:

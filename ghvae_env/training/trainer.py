@@ -98,8 +98,9 @@ def freeze_for_stage(model: GHVAE, phase: Phase) -> list[nn.Parameter]:
     else:
         for k, block in enumerate(model.blocks, 1):
             parts = [block.encoder, block.decoder]
-            if k == K:
+            if k == K:  # lift: config.handoff "hidden", read by the top module only
                 parts += [block.prior, block.posterior]
+                parts += [] if block.lift is None else [block.lift]
             for p in parts:
                 p.requires_grad_(True)
                 p.train()
@@ -249,6 +250,13 @@ def _build_initial_model(cfg: TrainConfig) -> tuple[nn.Module, int, list[dict[st
         if cfg.modules is not None and cfg.modules != K:
             raise TrainError(
                 f"--modules {cfg.modules} disagrees with --from ({k0} modules) + --add-modules {cfg.add_modules}"
+            )
+        handoff = cfg.model_overrides.handoff
+        if handoff is not None and handoff != base.config.handoff:
+            raise TrainError(
+                f"--handoff {handoff} disagrees with --from {cfg.init_from}, whose decoders "
+                f"hand down {base.config.handoff!r} tensors (it changes weight shapes: "
+                "set it on a fresh run)"
             )
         config = cfg.model_overrides.apply(base.config.with_modules(K))
         model = GHVAE(config)

@@ -18,6 +18,7 @@ QUICK_SCRIPTS = {  # script -> its published output under benchmarks/results/
     "memory": "memory.json",
     "pixel_cost_check": "planning_cost",
     "planning": "planning.json",
+    "scratch_ablations": "scratch_ablations",
     "svg_vs_ghvae": "svg_vs_ghvae",
     "throughput": "throughput.json",
 }

@@ -32,6 +32,30 @@ def test_shapes_per_level(K):
         assert u.shape == (3, cfg.latent_channels[k - 2], *hs[k - 2].shape[2:])
 
 
+@pytest.mark.parametrize("K", [1, 3])
+def test_hidden_handoff_shapes_and_loss(K):
+    """handoff="hidden": decoder_k emits h^{k-1}'s width; the top z^K is lifted to C_H^K."""
+    cfg = GHVAEConfig.preset("tiny", num_modules=K, handoff="hidden")
+    model = GHVAE(cfg)
+    x = torch.rand(3, 3, 64, 64)
+    hs = model.encode(x)
+    a = torch.rand(3, cfg.action_dim)
+    z = torch.randn(3, cfg.latent_channels[-1], *hs[-1].shape[2:])
+    assert model.decode(hs, z, x, a).shape == (3, 3, 64, 64)
+    for k in range(2, K + 1):
+        u = model.blocks[k - 1].decoder(
+            hs[k - 1], torch.randn(3, cfg.hidden_channels[k - 1], *hs[k - 1].shape[2:]), action=a
+        )
+        assert u.shape == hs[k - 2].shape
+    frames, actions = _clip()
+    out = model.loss(frames, actions, stage=K)
+    out["loss"].backward()
+    assert model.blocks[K - 1].lift.weight.grad.abs().sum() > 0
+    latent = GHVAE(GHVAEConfig.preset("tiny", num_modules=K))
+    assert all(b.lift is None for b in latent.blocks)  # old checkpoints' weights unchanged
+    assert not any("lift" in n for n in latent.state_dict())
+
+
 def test_loss_outputs_and_stage(tiny_model):
     frames, actions = _clip()
     for stage in (1, 2):
@@ -159,6 +183,7 @@ def test_rollout_bad_dtypes_and_values(tiny_model):
         (dict(posterior_std=0.0), "posterior_std"),
         (dict(beta=-1.0), "beta"),
         (dict(image_size=32), "image_size"),
+        (dict(handoff="h"), "handoff"),
     ],
 )
 def test_config_validation_names_field(kwargs, field):

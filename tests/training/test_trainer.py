@@ -406,3 +406,60 @@ def test_phase_minutes_ends_each_phase_on_time_and_records_its_steps(tmp_path, t
     assert (out / "stage_2.pt").exists() and (out / "model.pt").exists()
     with pytest.raises(TrainError, match="phase_minutes must be > 0"):
         TrainConfig(data=toy_data, out="x", phase_minutes=0)
+
+
+def test_hidden_handoff_trains_stacks_and_refuses_a_mismatched_from(tmp_path, toy_data):
+    """--handoff hidden: decoder_2 hands decoder_1 a C_H^1-wide tensor; module 1's z^1 lift is
+    trained in stage 1 and left alone once module 2 is stacked; a --from run keeps the
+    checkpoint's handoff or is refused (the weights' shapes differ)."""
+    from ghvae_env.training.trainer import ModelOverrides
+
+    hidden = ModelOverrides(handoff="hidden")
+    base = tmp_path / "base"
+    train(
+        TrainConfig(
+            data=toy_data,
+            out=str(base),
+            modules=1,
+            steps_per_module=2,
+            model_overrides=hidden,
+            **FAST,
+        )
+    )
+    m1 = load_model(base / "model.pt")
+    assert m1.config.handoff == "hidden" and m1.blocks[0].lift is not None
+    run = tmp_path / "stacked"
+    train(
+        TrainConfig(
+            data=toy_data,
+            out=str(run),
+            init_from=str(base / "model.pt"),
+            add_modules=1,
+            steps_per_module=2,
+            finetune_e2e=2,
+            **FAST,
+        )
+    )
+    s2 = load_model(run / "stage_2.pt")
+    c = s2.config
+    assert s2.blocks[1].decoder.out.out_channels == c.hidden_channels[0]
+    assert s2.blocks[0].decoder.inp[0].in_channels == (c.hidden_channels[0] * 2 + c.action_dim)
+    for a, b in zip(m1.blocks[0].parameters(), s2.blocks[0].parameters(), strict=True):
+        assert torch.equal(a, b)
+    final = load_model(run / "model.pt")
+    assert torch.equal(final.blocks[0].lift.weight, s2.blocks[0].lift.weight)  # unused below K
+    assert not torch.equal(final.blocks[1].lift.weight, s2.blocks[1].lift.weight)
+    with pytest.raises(TrainError, match="--handoff latent disagrees"):
+        train(
+            TrainConfig(
+                data=toy_data,
+                out=str(tmp_path / "bad"),
+                init_from=str(base / "model.pt"),
+                add_modules=1,
+                steps_per_module=1,
+                model_overrides=ModelOverrides(handoff="latent"),
+                **FAST,
+            )
+        )
+    with pytest.raises(TrainError, match="handoff"):
+        TrainConfig(data=toy_data, out="x", model="svg-prime", model_overrides=hidden)
