@@ -13,8 +13,11 @@ each speed-up is a ratio of two numbers taken minutes apart:
   every preset and the bundled model.
 * **imagined frames/s** of ``model.step`` at each ``--batches`` size with each ``--threads``
   count, as a ratio to ``RoboNet-Sim-v0`` steps/s (rendering) measured in the same run, and
-  the achieved GFLOP/s as a fraction of an fp32 matmul roofline (best of n x n matmuls,
-  n in ``--matmul-sizes``) measured with the same thread count in the same run.
+  the achieved GFLOP/s as a fraction of an fp32 roofline measured with the same thread count
+  in the same run: the best of n x n matmuls (MKL, n in ``--matmul-sizes``) and of a 1x1 and
+  a 3x3 convolution of ``--conv-channels`` channels at 32 x 32, channels-last (oneDNN, the
+  model's own kernels). On an AVX-512 AMD EPYC (2026-12-03) MKL's sgemm ran at 99 GFLOP/s
+  on one thread while the model's convolutions reached 116: a matmul alone is no roofline.
 * **planning step**: one ``Planner.plan`` at VP2's budget (MPPI, 200 samples x horizon 10,
   one iteration) and at the default ``PlannerConfig`` (CEM 64 x 3), best of ``--plan-reps``.
 * **training clips/s** per greedy stage (the trainer's step: loss, backward, clip, Adam;
@@ -279,6 +282,25 @@ def _variants(models, thread_counts: list[int], batches: list[int]):
                     yield name + SEQ, model, t, b
 
 
+def conv_peak(kernel: int, channels: int, size: int, min_seconds: float) -> float:
+    """Measured fp32 GFLOP/s of one channels-last ``kernel x kernel`` convolution,
+    ``channels`` -> ``channels`` at ``size`` x ``size``, batch 1 (oneDNN on the CPU)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, channels, size, size, generator=g).to(memory_format=torch.channels_last)
+    conv = torch.nn.Conv2d(channels, channels, kernel, padding=kernel // 2, bias=False)
+    conv = conv.to(memory_format=torch.channels_last).eval()
+    flop = 2 * channels * channels * kernel * kernel * size * size
+    with torch.inference_mode():
+        for _ in range(3):
+            conv(x)
+        reps, _ = _timed(lambda _: conv(x), 3, min_seconds)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            conv(x)
+        seconds = time.perf_counter() - t0
+    return round(flop * reps / seconds / 1e9, 2)
+
+
 # ----------------------------------------------------------------------------- busy machine
 _BUSY = "import numpy as np\na = np.random.rand(256, 256)\nwhile True:\n    a @ a\n"
 
@@ -332,6 +354,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=3, help="untimed simulator steps")
     p.add_argument(
         "--matmul-sizes", default="512,1024,2048", help="n of the n x n roofline matmuls"
+    )
+    p.add_argument(
+        "--conv-channels",
+        type=int,
+        default=256,
+        help="channels in and out of the roofline convolutions (32 x 32, batch 1)",
     )
     p.add_argument("--plan-reps", type=int, default=2, help="planning steps timed per config")
     p.add_argument("--train-batch", type=int, default=8, help="clips per training step")
@@ -401,12 +429,19 @@ def main(argv: list[str] | None = None) -> int:
         NEW: flops[f"bundled ({NEW})"]["per_imagined_frame"],
         FAST: flops["preset cpu-fast"]["per_imagined_frame"],
     }
-    roofline = {}
+    roofline, roofline_parts = {}, {}
     for t in thread_counts:
         with threads(t):
-            peaks = [matmul_peak(torch.device("cpu"), n, mt / 2, 3)["gflop_per_s"] for n in sizes]
-        roofline[t] = max(peaks)
-        print(f"matmul roofline, {t} thread(s): {roofline[t]:.1f} GFLOP/s", flush=True)
+            parts = {
+                f"matmul {n}": matmul_peak(torch.device("cpu"), n, mt / 2, 3)["gflop_per_s"]
+                for n in sizes
+            }
+            for kernel in (1, 3):  # oneDNN's kernels: on AMD CPUs MKL's sgemm can be slower
+                parts[f"conv {kernel}x{kernel} {args.conv_channels}ch"] = conv_peak(
+                    kernel, args.conv_channels, 4 if args.quick else 32, mt / 2
+                )
+        roofline[t], roofline_parts[t] = max(parts.values()), parts
+        print(f"fp32 roofline, {t} thread(s): {roofline[t]:.1f} GFLOP/s {parts}", flush=True)
 
     imagined = []
     for name, model, t, b in _variants(models, thread_counts, batches):
@@ -502,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         "flops": flops,
         "flops_per_imagined_frame": per_frame,
         "matmul_roofline_gflop_per_s": roofline,
+        "roofline_parts_gflop_per_s": roofline_parts,
         "imagined": imagined,
         "planning": planning,
         "training": training,
@@ -521,12 +557,23 @@ def _markdown(r: dict[str, Any], thread_counts: list[int]) -> str:
     head = (
         f"Speed, {r['date']}: {m['processor']}, {m['affinity_cores']} usable cores "
         f"(os.cpu_count {m['cpu_count']}), torch {m['torch']}. RoboNet-Sim-v0 (rendering): "
-        f"{r['simulator']['env_steps_per_s']:.1f} steps/s. fp32 matmul roofline: "
+        f"{r['simulator']['env_steps_per_s']:.1f} steps/s. fp32 roofline (the best of MKL "
+        "n x n matmuls and oneDNN 1x1 and 3x3 convolutions): "
         + ", ".join(
             f"{t} thread(s) {v:.1f} GFLOP/s" for t, v in r["matmul_roofline_gflop_per_s"].items()
         )
         + ".\n\n"
     )
+    parts = r.get("roofline_parts_gflop_per_s") or {}
+    if parts:
+        head += (
+            "Roofline parts (GFLOP/s): "
+            + "; ".join(
+                f"{t} thread(s): " + ", ".join(f"{k} {v:.1f}" for k, v in d.items())
+                for t, d in parts.items()
+            )
+            + ".\n\n"
+        )
     fl = markdown_table(
         ["model", "MFLOP / imagined frame", "MFLOP / training clip (greedy 1..K)"],
         [

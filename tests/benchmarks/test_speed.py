@@ -52,6 +52,9 @@ def test_quick_run_writes_json_and_table(load_script, tmp_path):
     assert "--quick" in r["command"] and r["machine"]["affinity_cores"] >= 1
     assert {x["model"] for x in r["imagined"]} >= {"cpu-small", "cpu-fast"}
     assert all(x["frames_per_s"] > 0 and x["fraction_of_roofline"] > 0 for x in r["imagined"])
+    for t, parts in r["roofline_parts_gflop_per_s"].items():  # matmul and oneDNN convs
+        assert {"matmul 256", "conv 1x1 256ch", "conv 3x3 256ch"} <= set(parts)
+        assert r["matmul_roofline_gflop_per_s"][t] == max(parts.values())
     assert r["flops"]["preset cpu-fast"]["per_imagined_frame"] <= 60e6
     assert {x["threads_policy"] for x in r["busy"]} == {"policy", "1 thread", "torch default"}
     assert len(r["planning"]) >= 4 and r["training"]
