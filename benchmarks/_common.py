@@ -101,6 +101,10 @@ def machine_info(device: str | torch.device | None = None) -> dict[str, Any]:
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
         "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS"),
         "cuda_available": torch.cuda.is_available(),
+        # "AMD EPYC" named both a Zen 3 without AVX-512 and an AVX-512 part with bf16
+        # (2026-12-03: oneDNN's convolutions 2.2x MKL's sgemm there): the ISA says which
+        "cpu_capability": _cpu_capability(),
+        "cpu_flags": _cpu_flags(("avx2", "avx512f", "avx512_bf16", "amx_bf16")),
     }
     if device is not None:
         info["device"] = str(device)
@@ -118,6 +122,27 @@ def _installed_version(distribution: str) -> str | None:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
+
+
+def _cpu_capability() -> str | None:
+    """The SIMD level torch's CPU kernels dispatch to (e.g. AVX2, AVX512), if torch says."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _cpu_flags(names: tuple[str, ...]) -> list[str] | None:
+    """Which of ``names`` the CPU reports (``/proc/cpuinfo`` flags); None off Linux."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [n for n in names if n in have]
+    except OSError:
+        pass
+    return None
 
 
 def _cpu_model() -> str:

@@ -555,7 +555,9 @@ def main(argv: list[str] | None = None) -> int:
 def _markdown(r: dict[str, Any], thread_counts: list[int]) -> str:
     m = r["machine"]
     head = (
-        f"Speed, {r['date']}: {m['processor']}, {m['affinity_cores']} usable cores "
+        f"Speed, {r['date']}: {m['processor']}"
+        + (f" ({m['cpu_capability']})" if m.get("cpu_capability") else "")
+        + f", {m['affinity_cores']} usable cores "
         f"(os.cpu_count {m['cpu_count']}), torch {m['torch']}. RoboNet-Sim-v0 (rendering): "
         f"{r['simulator']['env_steps_per_s']:.1f} steps/s. fp32 roofline (the best of MKL "
         "n x n matmuls and oneDNN 1x1 and 3x3 convolutions): "
