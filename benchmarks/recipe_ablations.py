@@ -33,6 +33,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,11 +120,23 @@ def train_command(args: argparse.Namespace, name: str) -> str:
     return " ".join(parts)
 
 
-def score(args: argparse.Namespace, name: str) -> dict[str, Any]:
-    """Held-out scores of a finished variant (cached in RUN/ablation_eval.json)."""
-    run = Path(args.runs) / name
-    ckpt = run / "model.pt"
-    cache = run / "ablation_eval.json"
+SCORE_HEADER = [
+    "PSNR",
+    "PSNR prior mean",
+    "copy-last",
+    "shuffled actions",
+    "SSIM step 10",
+    "SSIM step 10 prior mean",
+    "copy-last SSIM step 10",
+]
+
+
+def heldout_scores(
+    args: argparse.Namespace, ckpt: Path, cache: Path, describe: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """``describe(model)`` plus held-out scores of ``ckpt`` (one sample and the prior mean,
+    SSIM per step), cached in ``cache`` while the checkpoint and the scoring are unchanged.
+    Shared with ``scratch_ablations.py``."""
     key = {
         "mtime": ckpt.stat().st_mtime,
         "clips": args.eval_clips,
@@ -140,54 +153,60 @@ def score(args: argparse.Namespace, name: str) -> dict[str, Any]:
     t0 = time.time()
     sampled = evaluate_rollouts(model, heldout, with_ssim=True, **common)
     mean = evaluate_rollouts(model, heldout, sample=False, with_ssim=True, **common)
-    history = model.checkpoint_info.get("history") or []
-    e2e = [h for h in history if h.get("phase") == "e2e"]
     result = {
-        "variant": name,
-        "recipe": VARIANTS[name][0],
-        "steps": e2e[-1]["steps"] if e2e else None,
-        "train_wall_s": e2e[-1]["wall_s"] if e2e else None,
+        **describe(model),
         "sample": sampled,
         "prior_mean": mean,
         "eval_wall_s": round(time.time() - t0, 1),
-        "command": train_command(args, name),
     }
     cache.write_text(json.dumps({"key": key, "result": result}, indent=2))
     return result
 
 
-def table(results: list[dict[str, Any]]) -> str:
-    header = [
-        "variant",
-        "recipe",
-        "e2e steps",
-        "train min",
-        "PSNR",
-        "PSNR prior mean",
-        "copy-last",
-        "shuffled actions",
-        "SSIM step 10",
-        "SSIM step 10 prior mean",
-        "copy-last SSIM step 10",
+def score_cells(r: dict[str, Any]) -> list[Any]:
+    """The SCORE_HEADER cells of one scored variant."""
+    s, m = r["sample"], r["prior_mean"]
+    return [
+        round(s["psnr"], 2),
+        round(m["psnr"], 2),
+        round(s["copy_last_psnr"], 2),
+        round(s["psnr_shuffled_actions"], 2),
+        f"{s['ssim_per_step'][-1]:.3f}",
+        f"{m['ssim_per_step'][-1]:.3f}",
+        f"{s['copy_last_ssim_per_step'][-1]:.3f}",
     ]
-    rows = []
-    for r in results:
-        s, m = r["sample"], r["prior_mean"]
-        rows.append(
-            [
-                r["variant"],
-                r["recipe"],
-                r["steps"],
-                None if r["train_wall_s"] is None else round(r["train_wall_s"] / 60, 1),
-                round(s["psnr"], 2),
-                round(m["psnr"], 2),
-                round(s["copy_last_psnr"], 2),
-                round(s["psnr_shuffled_actions"], 2),
-                f"{s['ssim_per_step'][-1]:.3f}",
-                f"{m['ssim_per_step'][-1]:.3f}",
-                f"{s['copy_last_ssim_per_step'][-1]:.3f}",
-            ]
-        )
+
+
+def score(args: argparse.Namespace, name: str) -> dict[str, Any]:
+    """Held-out scores of a finished variant (cached in RUN/ablation_eval.json)."""
+    run = Path(args.runs) / name
+
+    def describe(model) -> dict[str, Any]:
+        history = model.checkpoint_info.get("history") or []
+        e2e = [h for h in history if h.get("phase") == "e2e"]
+        return {
+            "variant": name,
+            "recipe": VARIANTS[name][0],
+            "steps": e2e[-1]["steps"] if e2e else None,
+            "train_wall_s": e2e[-1]["wall_s"] if e2e else None,
+            "command": train_command(args, name),
+        }
+
+    return heldout_scores(args, run / "model.pt", run / "ablation_eval.json", describe)
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    header = ["variant", "recipe", "e2e steps", "train min", *SCORE_HEADER]
+    rows = [
+        [
+            r["variant"],
+            r["recipe"],
+            r["steps"],
+            None if r["train_wall_s"] is None else round(r["train_wall_s"] / 60, 1),
+            *score_cells(r),
+        ]
+        for r in results
+    ]
     return markdown_table(header, rows)
 
 

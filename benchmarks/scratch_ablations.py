@@ -32,10 +32,8 @@ table trains under the same load; the minutes, not the steps, are what is held e
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +48,11 @@ from _common import (
     save_json,
     today,
 )
+from recipe_ablations import SCORE_HEADER, heldout_scores, score_cells
 
 from ghvae_env._threads import add_threads_argument, apply_threads
-from ghvae_env.data.dataset import VideoDataset
 from ghvae_env.model import load_model
 from ghvae_env.training.config import ModelOverrides, TrainConfig
-from ghvae_env.training.evaluate import evaluate_rollouts
 from ghvae_env.training.trainer import train
 
 # name -> (what it changes, minutes of greedy 1, 2, 3 and e2e, TrainConfig fields, overrides)
@@ -168,73 +165,34 @@ def _phase_record(run: Path, phase: str) -> dict[str, Any]:
 def score(args: argparse.Namespace, name: str) -> dict[str, Any]:
     """Held-out scores of a finished variant (cached in RUN/ablation_eval.json)."""
     run = Path(args.runs) / name
-    ckpt = run / "e2e" / "model.pt"
-    cache = run / "ablation_eval.json"
-    key = {
-        "mtime": ckpt.stat().st_mtime,
-        "clips": args.eval_clips,
-        "horizon": args.horizon,
-        "seed": args.eval_seed,
-    }
-    if cache.exists():
-        cached = json.loads(cache.read_text())
-        if cached.get("key") == key:
-            return cached["result"]
-    model = load_model(ckpt)
-    heldout = VideoDataset(args.data, window=2 + args.horizon, split="heldout")
-    common = dict(context=2, horizon=args.horizon, num_clips=args.eval_clips, seed=args.eval_seed)
-    t0 = time.time()
-    sampled = evaluate_rollouts(model, heldout, with_ssim=True, **common)
-    mean = evaluate_rollouts(model, heldout, sample=False, with_ssim=True, **common)
-    phases = [_phase_record(run, p) for p in PHASES]
-    result = {
-        "variant": name,
-        "recipe": VARIANTS[name][0],
-        "handoff": model.config.handoff,
-        "params": sum(p.numel() for p in model.parameters()),
-        "steps": [p["steps"] for p in phases],
-        "train_wall_s": [p["wall_s"] for p in phases],
-        "sample": sampled,
-        "prior_mean": mean,
-        "eval_wall_s": round(time.time() - t0, 1),
-        "commands": train_commands(args, name),
-    }
-    cache.write_text(json.dumps({"key": key, "result": result}, indent=2))
-    return result
+
+    def describe(model) -> dict[str, Any]:
+        phases = [_phase_record(run, p) for p in PHASES]
+        return {
+            "variant": name,
+            "recipe": VARIANTS[name][0],
+            "handoff": model.config.handoff,
+            "params": sum(p.numel() for p in model.parameters()),
+            "steps": [p["steps"] for p in phases],
+            "train_wall_s": [p["wall_s"] for p in phases],
+            "commands": train_commands(args, name),
+        }
+
+    return heldout_scores(args, run / "e2e" / "model.pt", run / "ablation_eval.json", describe)
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    header = [
-        "variant",
-        "recipe",
-        "steps (greedy 1 / 2 / 3 / e2e)",
-        "train min",
-        "PSNR",
-        "PSNR prior mean",
-        "copy-last",
-        "shuffled actions",
-        "SSIM step 10",
-        "SSIM step 10 prior mean",
-        "copy-last SSIM step 10",
+    header = ["variant", "recipe", "steps (greedy 1 / 2 / 3 / e2e)", "train min", *SCORE_HEADER]
+    rows = [
+        [
+            r["variant"],
+            r["recipe"],
+            " / ".join(str(n) for n in r["steps"]),
+            round(sum(r["train_wall_s"]) / 60, 1),
+            *score_cells(r),
+        ]
+        for r in results
     ]
-    rows = []
-    for r in results:
-        s, m = r["sample"], r["prior_mean"]
-        rows.append(
-            [
-                r["variant"],
-                r["recipe"],
-                " / ".join(str(n) for n in r["steps"]),
-                round(sum(r["train_wall_s"]) / 60, 1),
-                round(s["psnr"], 2),
-                round(m["psnr"], 2),
-                round(s["copy_last_psnr"], 2),
-                round(s["psnr_shuffled_actions"], 2),
-                f"{s['ssim_per_step'][-1]:.3f}",
-                f"{m['ssim_per_step'][-1]:.3f}",
-                f"{s['copy_last_ssim_per_step'][-1]:.3f}",
-            ]
-        )
     return markdown_table(header, rows)
 
 
