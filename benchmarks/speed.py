@@ -21,7 +21,8 @@ each speed-up is a ratio of two numbers taken minutes apart:
 * **planning step**: one ``Planner.plan`` at VP2's budget (MPPI, 200 samples x horizon 10,
   one iteration) and at the default ``PlannerConfig`` (CEM 64 x 3), best of ``--plan-reps``.
 * **training clips/s** per greedy stage (the trainer's step: loss, backward, clip, Adam;
-  batch ``--train-batch`` x ``--train-frames`` frames of random data, data loading excluded).
+  batch ``--train-batch`` x ``--train-frames`` frames of random data, data loading excluded;
+  the new code's batch split in 2 parts, side by side on 2 threads, as the trainer runs it).
 * **busy machine**: the same numbers (frames/s at batch 1 and the largest batch, training
   clips/s of stage 1) with one competing busy process (a numpy matmul loop, one thread) for
   the default thread policy (``ghvae_env._threads``), 1 thread, and torch's default.
@@ -57,6 +58,14 @@ from _common import (
     today,
 )
 from throughput import _timed, matmul_peak, simulator
+
+from ghvae_env.model import GHVAE
+from ghvae_env.training.trainer import (
+    forward_backward,
+    one_torch_thread,
+    split_parallel,
+    split_parts,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 # the model code before issue 11's optimisations (its goldens pin the same maths)
@@ -199,12 +208,20 @@ def train_step_fn(
     frames = torch.rand(batch, frames_per_clip, 3, 64, 64, generator=g)
     actions = torch.rand(batch, frames_per_clip - 1, m.config.action_dim, generator=g) * 2 - 1
 
+    # the new code trains as the trainer does: the batch split in parts (trainer.SPLIT_PARTS,
+    # side by side on 2 threads); the old code's step is one loss.backward()
+    parts = 1 if compile or not isinstance(m, GHVAE) else split_parts(batch, torch.device("cpu"))
+
+    def objective(f, a, gen, _beta):
+        return loss_fn(f, a, stage=stage, frozen_below=stage, generator=gen)
+
     def step(_: int) -> None:
-        out = loss_fn(frames, actions, stage=stage, frozen_below=stage, generator=g)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        parallel = split_parallel(parts, torch.get_num_threads())
+        with one_torch_thread(parallel):
+            opt.zero_grad(set_to_none=True)
+            forward_backward(objective, params, frames, actions, g, None, parts, parallel)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
 
     return step
 

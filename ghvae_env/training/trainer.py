@@ -18,6 +18,7 @@ SIGKILL repeats exactly the steps it lost and ends where an uninterrupted run en
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -25,6 +26,7 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,7 +47,7 @@ from ghvae_env.model.checkpoint import (
     save_checkpoint,
 )
 from ghvae_env.model.config import GHVAEConfig
-from ghvae_env.model.ghvae import GHVAE
+from ghvae_env.model.ghvae import GHVAE, _chunk_pool
 from ghvae_env.training.config import ModelOverrides, TrainConfig, TrainError
 
 if TYPE_CHECKING:
@@ -144,6 +146,109 @@ class _Objective(nn.Module):
         beta: float | None = None,
     ):
         return self.model.loss(frames, actions, generator=generator, beta=beta, **self.stages)
+
+
+# ---------------------------------------------------------------------- one step
+# A step on a CPU splits its batch into SPLIT_PARTS parts (when each gets SPLIT_MIN_CLIPS
+# clips). With 2 torch threads the parts' forward and backward run side by side on 2 pool
+# threads of one torch thread each (the pool of ``GHVAE.step``'s parallel chunks); with 1,
+# one after the other. A batch of 8 clips' convolutions split across 2 cores poorly
+# (intra-op): cpu-small greedy-1 ran 45-48 clips/s split against 23-24 on one thread and 37
+# on two intra-op threads (one-off A/B, 2026-12-03; ``benchmarks/speed.py`` measures it); on
+# one thread 2 x 4 clips ran as fast as 8. The loss and its gradient are means over the batch,
+# so the parts', weighted by their share, sum to the batch's: the same math. Each part draws
+# its noise from its own generator, seeded from the step's, and the parts' gradients are
+# summed in a fixed order: a step's noise does not depend on the thread count, its result is
+# the same bits each time on 2 threads and within float rounding (~1e-8) of the 1-thread one.
+SPLIT_PARTS = 2
+SPLIT_MIN_CLIPS = 2
+STEP_SCALARS = ("loss", "mse", "kl", "psnr")
+
+
+def split_parts(batch: int, device: torch.device, whole: bool = False) -> int:
+    """How many parts a training step of ``batch`` clips is split into (1: not split).
+    ``whole``: DDP or torch.compile, which run the batch in one call."""
+    if whole or device.type != "cpu" or batch < SPLIT_PARTS * SPLIT_MIN_CLIPS:
+        return 1
+    return SPLIT_PARTS
+
+
+def split_parallel(parts: int, threads: int) -> bool:
+    """Whether a step split in ``parts`` runs them side by side: with as many torch threads."""
+    return parts > 1 and threads == parts
+
+
+@contextlib.contextmanager
+def one_torch_thread(on: bool = True) -> Iterator[None]:
+    """The caller's thread at one torch thread while split parts run on the pool: its idle
+    OpenMP team would spin against them (a 2-thread trainer's parallel step ran no faster
+    than one thread until this; the optimizer step on one thread costs ~1 ms)."""
+    before = torch.get_num_threads()
+    if on and before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def _split_bounds(batch: int, parts: int) -> list[tuple[int, int]]:
+    size, extra = divmod(batch, parts)
+    bounds, start = [], 0
+    for i in range(parts):
+        rows = size + (i < extra)
+        bounds.append((start, rows))
+        start += rows
+    return bounds
+
+
+def forward_backward(
+    objective: nn.Module,
+    params: list[nn.Parameter],
+    frames: torch.Tensor,
+    actions: torch.Tensor,
+    gen: torch.Generator | None,
+    beta: float | None,
+    parts: int = 1,
+    parallel: bool = False,
+) -> dict[str, torch.Tensor]:
+    """The loss of one batch and its gradient, written to ``.grad`` of ``params`` (the
+    trainable parameters, whose ``.grad`` the caller has cleared); returns the batch's
+    detached ``STEP_SCALARS``. ``parts`` >= 2 splits the batch (see ``SPLIT_PARTS``), run
+    side by side on ``parts`` pool threads with ``parallel`` (the caller's thread should then
+    have one torch thread: see ``one_torch_thread``), else one after the other; 1 is plain
+    ``loss.backward()``."""
+    B = frames.shape[0]
+    if parts < 2:
+        out = objective(frames, actions, gen, beta)
+        out["loss"].backward()
+        return {k: out[k].detach() for k in STEP_SCALARS}
+    bounds = _split_bounds(B, parts)
+    seeds = torch.randint(0, 2**62, (parts,), generator=gen).tolist()
+
+    def part(seed: int, i: int, n: int) -> tuple[dict[str, torch.Tensor], tuple]:
+        g = torch.Generator(device=frames.device).manual_seed(seed)
+        with torch.enable_grad():  # grad mode is per thread
+            out = objective(frames[i : i + n], actions[i : i + n], g, beta)
+            share = n / B
+            grads = torch.autograd.grad(out["loss"] * share, params, allow_unused=True)
+        return {k: out[k].detach() * share for k in STEP_SCALARS}, grads
+
+    if parallel:
+        pool = _chunk_pool(parts)
+        futures = [pool.submit(part, s, i, n) for s, (i, n) in zip(seeds, bounds, strict=True)]
+        results = [f.result() for f in futures]  # re-raises a part's error here
+    else:  # one after the other, each on the caller's threads
+        results = [part(s, i, n) for s, (i, n) in zip(seeds, bounds, strict=True)]
+    for j, p in enumerate(params):  # summed in part order (deterministic)
+        gs = [r[1][j] for r in results if r[1][j] is not None]
+        if gs:
+            total = gs[0]
+            for g in gs[1:]:
+                total = total + g
+            p.grad = total if p.grad is None else p.grad + total
+    return {k: sum(r[0][k] for r in results) for k in STEP_SCALARS}
 
 
 # ---------------------------------------------------------------------- distributed
@@ -441,64 +546,72 @@ def _train_phase(
     eager = objective
     if cfg.compile:
         objective = torch.compile(objective)
+    # split batches (SPLIT_PARTS): one process on a CPU, eager; DDP and compile run whole
+    parts = split_parts(cfg.batch_size, device, whole=dist.world > 1 or cfg.compile)
     bar = _progress(cfg.progress and dist.main, phase, step0)
     t_phase = time.time() - wall0  # a resumed phase's wall time counts its earlier sessions
     last_scalars: dict[str, float] = {}
     steps_done = step0
-    for step in range(step0, phase.steps):
-        if cfg.phase_minutes is not None and _out_of_time(run, t_phase, cfg.phase_minutes):
-            break
-        lr = base_lr * _lr_factor(cfg.lr_schedule, step, phase.steps)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        frames, actions, gen = _batch(run.train_ds, cfg, pi, step, dist.rank, device)
-        beta = model.config.beta * _warmup_factor(phase, step, cfg.kl_warmup)
-        if objective is not eager and step == step0:  # compiles here: fall back if it fails
-            try:
-                out = objective(frames, actions, gen, beta)
-            except Exception as e:  # inductor/dynamo errors have no common public base
-                warnings.warn(
-                    f"--compile: torch.compile failed ({type(e).__name__}: {str(e)[:200]}); "
-                    "training this phase eagerly",
-                    stacklevel=1,
+    parallel = split_parallel(parts, torch.get_num_threads())
+    with one_torch_thread(parallel):  # the parts run on the pool; this thread waits
+        for step in range(step0, phase.steps):
+            if cfg.phase_minutes is not None and _out_of_time(run, t_phase, cfg.phase_minutes):
+                break
+            lr = base_lr * _lr_factor(cfg.lr_schedule, step, phase.steps)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            frames, actions, gen = _batch(run.train_ds, cfg, pi, step, dist.rank, device)
+            beta = model.config.beta * _warmup_factor(phase, step, cfg.kl_warmup)
+            if objective is not eager and step == step0:  # compiles here: fall back if it fails
+                try:
+                    out = objective(frames, actions, gen, beta)
+                except Exception as e:  # inductor/dynamo errors have no common public base
+                    warnings.warn(
+                        f"--compile: torch.compile failed ({type(e).__name__}: {str(e)[:200]}); "
+                        "training this phase eagerly",
+                        stacklevel=1,
+                    )
+                    objective = eager
+                    frames, actions, gen = _batch(run.train_ds, cfg, pi, step, dist.rank, device)
+                    out = objective(frames, actions, gen, beta)
+                opt.zero_grad(set_to_none=True)
+                out["loss"].backward()
+                out = {k: out[k].detach() for k in STEP_SCALARS}
+            else:
+                opt.zero_grad(set_to_none=True)
+                out = forward_backward(
+                    objective, params, frames, actions, gen, beta, parts, parallel
                 )
-                objective = eager
-                frames, actions, gen = _batch(run.train_ds, cfg, pi, step, dist.rank, device)
-                out = objective(frames, actions, gen, beta)
-        else:
-            out = objective(frames, actions, gen, beta)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        opt.step()
-        last_scalars = {k: float(out[k].detach()) for k in ("loss", "mse", "kl", "psnr")}
-        if not math.isfinite(last_scalars["loss"]):
-            raise TrainError(
-                f"loss became {last_scalars['loss']} at {phase.name} step {step}; lower --lr"
-            )
-        if dist.main:
-            _log_csv(
-                run.csv,
-                {
-                    "phase": phase.name,
-                    "step": step + 1,
-                    **last_scalars,
-                    "grad_norm": float(grad_norm),
-                    "beta": beta,
-                    "lr": lr,
-                    "wall_s": round(time.time() - run.t_start, 3),
-                },
-            )
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(
-                    loss=f"{last_scalars['loss']:.4f}",
-                    kl=f"{last_scalars['kl']:.1f}",
-                    psnr=f"{last_scalars['psnr']:.2f}",
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            last_scalars = {k: float(out[k]) for k in STEP_SCALARS}
+            if not math.isfinite(last_scalars["loss"]):
+                raise TrainError(
+                    f"loss became {last_scalars['loss']} at {phase.name} step {step}; lower --lr"
                 )
-        steps_done = step + 1
-        if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < phase.steps:
-            _save_state(run, opt, pi, step + 1, time.time() - t_phase)
+            if dist.main:
+                _log_csv(
+                    run.csv,
+                    {
+                        "phase": phase.name,
+                        "step": step + 1,
+                        **last_scalars,
+                        "grad_norm": float(grad_norm),
+                        "beta": beta,
+                        "lr": lr,
+                        "wall_s": round(time.time() - run.t_start, 3),
+                    },
+                )
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(
+                        loss=f"{last_scalars['loss']:.4f}",
+                        kl=f"{last_scalars['kl']:.1f}",
+                        psnr=f"{last_scalars['psnr']:.2f}",
+                    )
+            steps_done = step + 1
+            if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < phase.steps:
+                _save_state(run, opt, pi, step + 1, time.time() - t_phase)
     if bar is not None:
         bar.close()
     record = {

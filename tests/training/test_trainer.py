@@ -463,3 +463,55 @@ def test_hidden_handoff_trains_stacks_and_refuses_a_mismatched_from(tmp_path, to
         )
     with pytest.raises(TrainError, match="handoff"):
         TrainConfig(data=toy_data, out="x", model="svg-prime", model_overrides=hidden)
+
+
+def _grads_of_a_split_step(model, params, frames, actions, parts, threads):
+    from ghvae_env.training.trainer import _Objective, forward_backward, one_torch_thread
+
+    for p in params:
+        p.grad = None
+    with one_torch_thread():
+        out = forward_backward(
+            _Objective(model, Phase("greedy", 2, 1)),
+            params,
+            frames,
+            actions,
+            torch.Generator().manual_seed(3),
+            None,
+            parts,
+            parallel=threads == 2,
+        )
+    return out, [p.grad.clone() for p in params]
+
+
+def test_split_step_is_the_batch_step_and_does_not_depend_on_threads():
+    """A step split into 2 parts (run side by side on 2 threads) gives the whole batch's loss
+    and gradient (noise made negligible: each part draws its own); on 2 threads the same bits
+    every time, and within float rounding of the 1-thread step."""
+    torch.manual_seed(0)
+    model = GHVAE(GHVAEConfig.preset("tiny", posterior_std=1e-6))
+    params = freeze_for_stage(model, Phase("greedy", 2, 1))
+    frames, actions = torch.rand(5, 4, 3, 64, 64), torch.rand(5, 3, 4) * 2 - 1  # parts 3 + 2
+    whole, g_whole = _grads_of_a_split_step(model, params, frames, actions, 1, 1)
+    split1, g_split1 = _grads_of_a_split_step(model, params, frames, actions, 2, 1)
+    if os.cpu_count() >= 2:
+        split2, g_split2 = _grads_of_a_split_step(model, params, frames, actions, 2, 2)
+        again, g_again = _grads_of_a_split_step(model, params, frames, actions, 2, 2)
+        assert all(torch.equal(a, b) for a, b in zip(g_split2, g_again, strict=True))
+        assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g_split1, g_split2, strict=True))
+        assert all(torch.equal(split1[k], split2[k]) for k in split1)
+    for k in ("loss", "mse", "psnr"):
+        assert torch.allclose(whole[k], split1[k], rtol=1e-5, atol=1e-6), k
+    for a, b in zip(g_whole, g_split1, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-7)
+    assert any(a.abs().sum() > 0 for a in g_whole)
+
+
+def test_split_parts_only_on_a_cpu_and_whole_batches_for_ddp_or_compile():
+    from ghvae_env.training.trainer import split_parts
+
+    cpu = torch.device("cpu")
+    assert split_parts(8, cpu) == 2 and split_parts(4, cpu) == 2
+    assert split_parts(3, cpu) == 1 and split_parts(2, cpu) == 1
+    assert split_parts(8, cpu, whole=True) == 1
+    assert split_parts(8, torch.device("cuda", 0)) == 1
