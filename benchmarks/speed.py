@@ -3,10 +3,12 @@
 Issue 11 ("Fast GHVAE"). Everything is measured in this one process on this one machine, so
 each speed-up is a ratio of two numbers taken minutes apart:
 
-* **models**: ``cpu-small (old code)`` -- the bundled checkpoint run by the model code of
+* **models**: ``cpu-small (old code)`` -- a cpu-small checkpoint run by the model code of
   ``--reference`` (default: the commit before the speed work, read with ``git show``; skipped
-  when git or the commit is missing), ``cpu-small`` -- the bundled checkpoint run by this
-  code, and ``cpu-fast`` -- the lean preset (random weights: speed does not depend on them).
+  when git or the commit is missing), ``cpu-small`` -- the same checkpoint run by this code,
+  and ``cpu-fast`` -- the lean preset. ``--checkpoint`` (default: the bundled one) fills the
+  row of its preset; the other preset gets seeded random weights (speed does not depend on
+  the weights).
 * **FLOPs** (``torch.utils.flop_counter.FlopCounterMode``, convolutions and matmuls, counted
   on the meta device): per imagined frame (one ``model.step`` at batch 1) and per training
   clip (forward + backward of ``model.loss`` at batch 1, ``--train-frames`` frames) for
@@ -71,6 +73,7 @@ REPO = Path(__file__).resolve().parent.parent
 # the model code before issue 11's optimisations (its goldens pin the same maths)
 REFERENCE = "362b1f5"
 OLD, NEW, FAST = "cpu-small (old code)", "cpu-small", "cpu-fast"
+BUNDLED = f"{NEW} (this code)"  # FLOPs row of the checkpoint the old code also runs
 
 
 # ----------------------------------------------------------------------------- models
@@ -106,19 +109,27 @@ def reference_ghvae_class(rev: str) -> type | None:
 
 
 def build_models(checkpoint: Path, reference: str | None) -> dict[str, torch.nn.Module]:
-    """name -> model in eval mode: old code (when available), this code, cpu-fast."""
+    """name -> model in eval mode: old code (when available), this code, cpu-fast.
+
+    The checkpoint (the bundled one by default) fills the row of its preset: a cpu-small one
+    is the old-vs-new pair, a cpu-fast one the cpu-fast row; the other preset gets seeded
+    random weights (speed does not depend on the weights)."""
     from ghvae_env.model import GHVAE, GHVAEConfig, load_model
 
     bundled = load_model(checkpoint)
+    preset = getattr(bundled.config, "preset_name", "custom")
+    torch.manual_seed(0)
+    small = bundled if preset != FAST else GHVAE(GHVAEConfig.preset(NEW))
+    torch.manual_seed(0)
+    fast = bundled if preset == FAST else GHVAE(GHVAEConfig.preset(FAST))
     models: dict[str, torch.nn.Module] = {}
     ref_cls = reference_ghvae_class(reference) if reference else None
     if ref_cls is not None:
-        old = ref_cls(bundled.config)
-        old.load_state_dict(bundled.state_dict())
+        old = ref_cls(small.config)
+        old.load_state_dict(small.state_dict())
         models[OLD] = old.eval().requires_grad_(False)
-    models[NEW] = bundled
-    torch.manual_seed(0)
-    models[FAST] = GHVAE(GHVAEConfig.preset("cpu-fast")).eval().requires_grad_(False)
+    models[NEW] = small.eval().requires_grad_(False)
+    models[FAST] = fast.eval().requires_grad_(False)
     return models
 
 
@@ -149,11 +160,11 @@ def count_flops(cls: type, config, train_frames: int | None) -> dict[str, Any]:
 
 
 def all_flops(models: dict[str, torch.nn.Module], train_frames: int) -> dict[str, Any]:
-    """Every preset, the bundled model, and (imagined frames only) the old code's count."""
+    """Every preset, the cpu-small checkpoint, and (imagined frames only) the old code's count."""
     from ghvae_env.model import GHVAE, PRESETS, GHVAEConfig
 
     rows = {f"preset {p}": count_flops(GHVAE, GHVAEConfig.preset(p), train_frames) for p in PRESETS}
-    rows[f"bundled ({NEW})"] = count_flops(GHVAE, models[NEW].config, train_frames)
+    rows[BUNDLED] = count_flops(GHVAE, models[NEW].config, train_frames)
     if OLD in models:
         rows[OLD] = count_flops(type(models[OLD]), models[OLD].config, None)
     return rows
@@ -443,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     flops = all_flops(models, args.train_frames)
     per_frame = {  # the old code's convs differ (no sub-pixel upsampling): counted apart
         OLD: flops.get(OLD, {}).get("per_imagined_frame"),
-        NEW: flops[f"bundled ({NEW})"]["per_imagined_frame"],
+        NEW: flops[BUNDLED]["per_imagined_frame"],
         FAST: flops["preset cpu-fast"]["per_imagined_frame"],
     }
     roofline, roofline_parts = {}, {}
