@@ -22,6 +22,7 @@ from _common import command_string, machine_info
 
 from ghvae_env.envs.assets import scene_version_of_provenance
 from ghvae_env.model import read_checkpoint
+from ghvae_env.model.checkpoint import BUNDLED_CHECKPOINT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     wall = sum(h.get("wall_s", 0) for h in hist)
     lines = [
-        "# Model card: `ghvae_tabletop_cpu-small.pt`",
+        f"# Model card: `{BUNDLED_CHECKPOINT}`",
         "",
         'The checkpoint `gym.make("GHVAE-RoboNet-v0")` loads by default.',
         "",
