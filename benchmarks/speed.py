@@ -24,7 +24,9 @@ each speed-up is a ratio of two numbers taken minutes apart:
   one iteration) and at the default ``PlannerConfig`` (CEM 64 x 3), best of ``--plan-reps``.
 * **training clips/s** per greedy stage (the trainer's step: loss, backward, clip, Adam;
   batch ``--train-batch`` x ``--train-frames`` frames of random data, data loading excluded;
-  the new code's batch split in 2 parts, side by side on 2 threads, as the trainer runs it).
+  the new code's batch split in 2 parts, side by side on 2 threads, as the trainer runs it),
+  the models of a stage timed in turn for ``--train-rounds`` rounds (a machine that drifts
+  hits them alike), the mean of the rounds reported.
 * **busy machine**: the same numbers (frames/s at batch 1 and the largest batch, training
   clips/s of stage 1) with one competing busy process (a numpy matmul loop, one thread) for
   the default thread policy (``ghvae_env._threads``), 1 thread, and torch's default.
@@ -251,6 +253,24 @@ def clips_per_s(
     return (rate, warm) if compile else rate
 
 
+def interleaved_clips_per_s(
+    models: dict[str, torch.nn.Module], stage: int, args: argparse.Namespace
+) -> dict[str, list[float]]:
+    """Training clips/s of greedy stage ``stage`` for each model, timed in turn for
+    ``--train-rounds`` rounds (model A, B, ..., A, B, ...): a drift of the machine hits every
+    model alike (single timings moved up to 25 % between neighbouring rows). name -> the
+    rate of each round."""
+    steps = {n: train_step_fn(m, stage, args.train_batch, args.train_frames) for n, m in models.items()}  # fmt: skip
+    for step in steps.values():
+        step(0)  # warm-up
+    rates: dict[str, list[float]] = {n: [] for n in steps}
+    for _ in range(args.train_rounds):
+        for name, step in steps.items():
+            n, seconds = _timed(step, args.train_min_steps, args.min_seconds)
+            rates[name].append(args.train_batch * n / seconds)
+    return rates
+
+
 def planning_step(model, config, reps: int) -> dict[str, Any]:
     """Best-of-``reps`` wall time of one ``Planner.plan`` (after a small warm-up plan)."""
     from ghvae_env.planning.planners import Planner
@@ -393,6 +413,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--train-batch", type=int, default=8, help="clips per training step")
     p.add_argument("--train-frames", type=int, default=10, help="frames per training clip")
     p.add_argument("--train-min-steps", type=int, default=3, help="timed training steps, at least")
+    p.add_argument(
+        "--train-rounds",
+        type=int,
+        default=2,
+        help="rounds of training timings, the models of a stage timed in turn in each",
+    )
     p.add_argument("--seed", type=int, default=0, help="simulator seed")
     p.add_argument(
         "--compile-training",
@@ -424,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
         args.batches, args.threads, args.matmul_sizes = "1,4", "1", "256"
         args.min_steps, args.min_seconds, args.sim_min_steps, args.warmup = 2, 0.0, 5, 1
         args.plan_reps, args.train_batch, args.train_frames, args.train_min_steps = 1, 2, 4, 1
+        args.train_rounds = 1
+    if args.train_rounds < 1:
+        p.error(f"--train-rounds must be an int >= 1, actual value: {args.train_rounds}")
     batches = _ints(p, "batches", args.batches)
     thread_counts = [t for t in _ints(p, "threads", args.threads) if t <= usable_cores()]
     if not thread_counts:
@@ -509,15 +538,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:22s} plan {label}: {r['seconds']:.2f} s", flush=True)
 
     training = []
-    for name, model in models.items():
-        if name == FAST and args.quick:
-            continue
+    trained = {n: m for n, m in models.items() if not (n == FAST and args.quick)}
+    for t in thread_counts:
+        with threads(t):
+            for k in range(1, max(m.num_modules for m in trained.values()) + 1):
+                at_k = {n: m for n, m in trained.items() if k <= m.num_modules}
+                for name, rounds in interleaved_clips_per_s(at_k, k, args).items():
+                    cps = sum(rounds) / len(rounds)
+                    training.append({"model": name, "threads": t, "stage": f"greedy-{k}", "clips_per_s": round(cps, 2), "rounds": [round(x, 2) for x in rounds]})  # fmt: skip
+                    print(f"{name:22s} threads {t} greedy-{k}: {cps:.2f} clips/s", flush=True)
+    for name, model in trained.items():
         for t in thread_counts:
             with threads(t):
                 for k in range(1, model.num_modules + 1):
-                    cps = clips_per_s(model, k, args)
-                    training.append({"model": name, "threads": t, "stage": f"greedy-{k}", "clips_per_s": round(cps, 2)})  # fmt: skip
-                    print(f"{name:22s} threads {t} greedy-{k}: {cps:.2f} clips/s", flush=True)
                     if args.compile_training and name == NEW:
                         cps, warm = clips_per_s(model, k, args, compile=True)
                         training.append({"model": f"{name}, --compile", "threads": t, "stage": f"greedy-{k}", "clips_per_s": round(cps, 2), "compile_s": round(warm, 1)})  # fmt: skip

@@ -59,3 +59,18 @@ def test_quick_run_writes_json_and_table(load_script, tmp_path):
     assert {x["threads_policy"] for x in r["busy"]} == {"policy", "1 thread", "torch default"}
     assert len(r["planning"]) >= 4 and r["training"]
     assert "One planning step" in (tmp_path / "table.md").read_text()
+
+
+def test_training_rows_time_the_models_in_turn(load_script, tiny_model, one_torch_thread):
+    speed = load_script("speed")
+    args = speed._parser().parse_args(["--quick", "--train-rounds", "2"])
+    args.train_batch, args.train_frames, args.train_min_steps, args.min_seconds = 1, 3, 1, 0.0
+    rates = speed.interleaved_clips_per_s({"a": tiny_model, "b": tiny_model}, 1, args)
+    assert set(rates) == {"a", "b"} and all(len(r) == 2 and min(r) > 0 for r in rates.values())
+
+
+def test_train_rounds_must_be_positive(load_script, capsys):
+    speed = load_script("speed")
+    with pytest.raises(SystemExit):
+        speed.main(["--train-rounds", "0"])
+    assert "--train-rounds must be an int >= 1, actual value: 0" in capsys.readouterr().err
