@@ -515,3 +515,18 @@ def test_split_parts_only_on_a_cpu_and_whole_batches_for_ddp_or_compile():
     assert split_parts(3, cpu) == 1 and split_parts(2, cpu) == 1
     assert split_parts(8, cpu, whole=True) == 1
     assert split_parts(8, torch.device("cuda", 0)) == 1
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 usable cores")
+def test_split_batches_train_alike_on_one_thread_and_two(toy_data, tmp_path):
+    """Batch 4 is split in 2 halves: on 2 threads side by side, on 1 one after the other.
+    Both runs draw the same noise, so they end within float rounding of each other."""
+    cfg = {**FAST, "batch_size": 4, "modules": 1, "steps_per_module": 3, "eval_clips": 2}
+    models = {}
+    for t in (1, 2):
+        train(TrainConfig(data=toy_data, out=str(tmp_path / f"t{t}"), threads=t, **cfg))
+        models[t] = load_model(tmp_path / f"t{t}" / "model.pt")
+    for (n, a), (_, b) in zip(
+        models[1].state_dict().items(), models[2].state_dict().items(), strict=True
+    ):
+        assert torch.allclose(a, b, atol=1e-5), n
