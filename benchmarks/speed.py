@@ -75,7 +75,7 @@ REPO = Path(__file__).resolve().parent.parent
 # the model code before issue 11's optimisations (its goldens pin the same maths)
 REFERENCE = "362b1f5"
 OLD, NEW, FAST = "cpu-small (old code)", "cpu-small", "cpu-fast"
-BUNDLED = f"{NEW} (this code)"  # FLOPs row of the checkpoint the old code also runs
+SMALL_FLOPS = f"{NEW} (this code)"  # FLOPs row of the cpu-small model the old code also runs
 
 
 # ----------------------------------------------------------------------------- models
@@ -166,7 +166,7 @@ def all_flops(models: dict[str, torch.nn.Module], train_frames: int) -> dict[str
     from ghvae_env.model import GHVAE, PRESETS, GHVAEConfig
 
     rows = {f"preset {p}": count_flops(GHVAE, GHVAEConfig.preset(p), train_frames) for p in PRESETS}
-    rows[BUNDLED] = count_flops(GHVAE, models[NEW].config, train_frames)
+    rows[SMALL_FLOPS] = count_flops(GHVAE, models[NEW].config, train_frames)
     if OLD in models:
         rows[OLD] = count_flops(type(models[OLD]), models[OLD].config, None)
     return rows
@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     flops = all_flops(models, args.train_frames)
     per_frame = {  # the old code's convs differ (no sub-pixel upsampling): counted apart
         OLD: flops.get(OLD, {}).get("per_imagined_frame"),
-        NEW: flops[BUNDLED]["per_imagined_frame"],
+        NEW: flops[SMALL_FLOPS]["per_imagined_frame"],
         FAST: flops["preset cpu-fast"]["per_imagined_frame"],
     }
     roofline, roofline_parts = {}, {}

@@ -85,10 +85,15 @@ def _chunk_bounds(batch: int, workers: int) -> list[tuple[int, int]]:
     n = math.ceil(batch / STEP_CHUNK)
     if workers > 1:
         n = math.ceil(max(n, workers) / workers) * workers
-    n = min(n, batch)
-    size, extra = divmod(batch, n)
+    return even_bounds(batch, min(n, batch))
+
+
+def even_bounds(batch: int, parts: int) -> list[tuple[int, int]]:
+    """(start, size) of ``parts`` consecutive slices of a batch whose sizes differ by at most
+    one (10 in 4: 3, 3, 2, 2); also the trainer's split training step."""
+    size, extra = divmod(batch, parts)
     bounds, start = [], 0
-    for i in range(n):
+    for i in range(parts):
         rows = size + (i < extra)
         bounds.append((start, rows))
         start += rows

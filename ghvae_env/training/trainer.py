@@ -47,7 +47,7 @@ from ghvae_env.model.checkpoint import (
     save_checkpoint,
 )
 from ghvae_env.model.config import GHVAEConfig
-from ghvae_env.model.ghvae import GHVAE, _chunk_pool
+from ghvae_env.model.ghvae import GHVAE, _chunk_pool, even_bounds
 from ghvae_env.training.config import ModelOverrides, TrainConfig, TrainError
 
 if TYPE_CHECKING:
@@ -153,9 +153,10 @@ class _Objective(nn.Module):
 # clips). With 2 torch threads the parts' forward and backward run side by side on 2 pool
 # threads of one torch thread each (the pool of ``GHVAE.step``'s parallel chunks); with 1,
 # one after the other. A batch of 8 clips' convolutions split across 2 cores poorly
-# (intra-op): cpu-small greedy-1 ran 45-48 clips/s split against 23-24 on one thread and 37
-# on two intra-op threads (one-off A/B, 2026-12-03; ``benchmarks/speed.py`` measures it); on
-# one thread 2 x 4 clips ran as fast as 8. The loss and its gradient are means over the batch,
+# (intra-op): split, cpu-small's greedy steps ran 1.9-2.1x their 1-thread clips/s and
+# 1.26-1.39x the old code's on 2 threads (RESULTS.md "Training, interleaved A/B",
+# 2026-12-03; ``benchmarks/speed.py`` measures it); on one thread 2 x 4 clips ran as fast as
+# 8. The loss and its gradient are means over the batch,
 # so the parts', weighted by their share, sum to the batch's: the same math. Each part draws
 # its noise from its own generator, seeded from the step's, and the parts' gradients are
 # summed in a fixed order: a step's noise does not depend on the thread count, its result is
@@ -193,16 +194,6 @@ def one_torch_thread(on: bool = True) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def _split_bounds(batch: int, parts: int) -> list[tuple[int, int]]:
-    size, extra = divmod(batch, parts)
-    bounds, start = [], 0
-    for i in range(parts):
-        rows = size + (i < extra)
-        bounds.append((start, rows))
-        start += rows
-    return bounds
-
-
 def forward_backward(
     objective: nn.Module,
     params: list[nn.Parameter],
@@ -224,7 +215,7 @@ def forward_backward(
         out = objective(frames, actions, gen, beta)
         out["loss"].backward()
         return {k: out[k].detach() for k in STEP_SCALARS}
-    bounds = _split_bounds(B, parts)
+    bounds = even_bounds(B, parts)
     seeds = torch.randint(0, 2**62, (parts,), generator=gen).tolist()
 
     def part(seed: int, i: int, n: int) -> tuple[dict[str, torch.Tensor], tuple]:
@@ -244,9 +235,7 @@ def forward_backward(
     for j, p in enumerate(params):  # summed in part order (deterministic)
         gs = [r[1][j] for r in results if r[1][j] is not None]
         if gs:
-            total = gs[0]
-            for g in gs[1:]:
-                total = total + g
+            total = sum(gs[1:], gs[0])
             p.grad = total if p.grad is None else p.grad + total
     return {k: sum(r[0][k] for r in results) for k in STEP_SCALARS}
 

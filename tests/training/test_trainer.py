@@ -520,13 +520,15 @@ def test_split_parts_only_on_a_cpu_and_whole_batches_for_ddp_or_compile():
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 usable cores")
 def test_split_batches_train_alike_on_one_thread_and_two(toy_data, tmp_path):
     """Batch 4 is split in 2 halves: on 2 threads side by side, on 1 one after the other.
-    Both runs draw the same noise, so they end within float rounding of each other."""
+    Both runs draw the same noise, so their logged losses agree to float rounding (the
+    weights are not compared: Adam turns a rounding-level gradient near 0 into a step of
+    up to the learning rate)."""
     cfg = {**FAST, "batch_size": 4, "modules": 1, "steps_per_module": 3, "eval_clips": 2}
-    models = {}
+    logs = {}
     for t in (1, 2):
         train(TrainConfig(data=toy_data, out=str(tmp_path / f"t{t}"), threads=t, **cfg))
-        models[t] = load_model(tmp_path / f"t{t}" / "model.pt")
-    for (n, a), (_, b) in zip(
-        models[1].state_dict().items(), models[2].state_dict().items(), strict=True
-    ):
-        assert torch.allclose(a, b, atol=1e-5), n
+        rows = (tmp_path / f"t{t}" / "scalars.csv").read_text().splitlines()[1:]
+        logs[t] = torch.tensor([[float(x) for x in r.split(",")[2:5]] for r in rows])
+    assert logs[1].shape == (3, 3)  # loss, mse, kl of 3 steps
+    torch.testing.assert_close(logs[1][0], logs[2][0], rtol=1e-5, atol=0)  # before any update
+    torch.testing.assert_close(logs[1], logs[2], rtol=1e-3, atol=0)
