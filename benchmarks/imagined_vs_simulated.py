@@ -60,7 +60,7 @@ from _common import (
 )
 
 from ghvae_env.data.frames import to_float_chw, to_uint8_hwc
-from ghvae_env.model.api import rollout_by_steps
+from ghvae_env.model.api import check_temperature, rollout_by_steps
 from ghvae_env.model.losses import PSNR_CAP_DB
 
 PSNR_CAP = PSNR_CAP_DB  # identical frames: 100 dB (ghvae_env.model.losses)
@@ -149,12 +149,14 @@ def imagine(
     device: torch.device,
     chunk: int,
     sample: bool = True,
+    temperature: float = 1.0,
 ) -> tuple[np.ndarray, float]:
     """``GHVAE.rollout`` from ``frames[:, :context]`` under ``actions``, ``chunk`` starts at a time.
 
     Returns uint8 ``N x S x H x 64 x 64 x 3`` (what the env would return) and wall seconds.
     ``sample=False``: the prior's mean at every step (``model.step(sample=False)``, what
-    ``GHVAE-RoboNet-v0`` returns with ``sample=False``), S = 1.
+    ``GHVAE-RoboNet-v0`` returns with ``sample=False``), S = 1. ``temperature`` scales the
+    sampled noise (``model.rollout(..., temperature=T)``, the env's ``temperature``).
     """
     gen = torch.Generator(device=device).manual_seed(seed)
     out = []
@@ -163,7 +165,8 @@ def imagine(
         ctx = to_float_chw(frames[s : s + chunk, :context], device)  # (b, C, 3, 64, 64)
         act = torch.as_tensor(actions[s : s + chunk], device=device)  # (b, C-1+H, 4)
         if sample:
-            pred = model.rollout(ctx, act, num_samples=num_samples, generator=gen)
+            extra = {} if temperature == 1.0 else {"temperature": temperature}
+            pred = model.rollout(ctx, act, num_samples=num_samples, generator=gen, **extra)
         else:
             pred = rollout_by_steps(model, ctx, act, generator=gen, sample=False)
         if num_samples == 1:
@@ -448,6 +451,11 @@ def write_side_by_side(
     }
 
 
+def _temperature_note(cfg: dict[str, Any]) -> str:
+    t = cfg.get("temperature", 1.0)
+    return "" if t == 1.0 else f" at latent temperature {t:g} (z = mean + {t:g} std eps)"
+
+
 def table_md(result: dict[str, Any]) -> str:
     cfg, sc, fv = result["config"], result["scores"], result["fvd"]
     S, H = cfg["num_samples"], cfg["horizon"]
@@ -481,7 +489,8 @@ def table_md(result: dict[str, Any]) -> str:
         f"Imagined vs simulated, {result['date']}: checkpoint `{cfg['checkpoint_name']}`, "
         f"N = {cfg['num_starts']} held-out starts (RoboNet-Sim-v0 seeds "
         f"{cfg['seed_offset']}..{cfg['seed_offset'] + cfg['num_starts'] - 1}), "
-        f"{cfg['policy']} actions, context {cfg['context']}, horizon {H}, S = {S} samples; "
+        f"{cfg['policy']} actions, context {cfg['context']}, horizon {H}, S = {S} samples"
+        f"{_temperature_note(cfg)}; "
         f"PSNR in dB, per predicted frame vs the simulator.\n\n"
     )
     text += markdown_table(header, rows)
@@ -534,6 +543,13 @@ def _parser() -> argparse.ArgumentParser:
         help="actions: the data collector's random interaction policy, or uniform in [-1, 1]^4",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the model's z^K samples")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="latent sampling temperature of the sampled rollouts: z = mean + T std eps "
+        "(1: the prior as trained, 0: its mean; the env's temperature)",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:i] (model and I3D)")
     p.add_argument("--chunk", type=int, default=64, help="starts per batched model rollout")
     p.add_argument("--fvd", action=argparse.BooleanOptionalAction, default=True, help="compute FVD")
@@ -584,6 +600,10 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, actual value: {getattr(args, name)}")
     try:
+        check_temperature(args.temperature)
+    except ValueError as e:
+        p.error(f"--temperature: {e}")
+    try:
         checkpoint = require_checkpoint(args.checkpoint)
     except BenchmarkError as e:
         p.error(str(e))
@@ -606,7 +626,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"simulated {len(seeds)} x {C + H} frames in {sim_timing['rollouts_s']:.1f} s", flush=True
     )
-    pred, imagine_s = imagine(model, frames, actions, C, S, args.seed, device, args.chunk)
+    pred, imagine_s = imagine(
+        model, frames, actions, C, S, args.seed, device, args.chunk, temperature=args.temperature
+    )
     print(f"imagined {len(seeds)} x {S} x {H} frames in {imagine_s:.1f} s", flush=True)
     pred_mean = None
     if args.prior_mean:

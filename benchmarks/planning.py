@@ -175,12 +175,14 @@ def policy_configs(args: argparse.Namespace) -> dict[str, PlannerConfig]:
         horizon=config.horizon,
         seed=args.seed,
         prior_mean=config.prior_mean,
+        latent_temperature=config.latent_temperature,
         **({"iterations": args.iterations} if args.iterations is not None else {}),
     )
     return {
         "ghvae": config,
         "svg": config,
-        "oracle": config.replace(**oracle),
+        # the simulator has no latent to sample: its rollouts ignore a latent temperature
+        "oracle": config.replace(**oracle, latent_temperature=1.0),
         "ghvae-icem": icem,
     }
 

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ghvae_env.model.api import check_context, rollout_by_steps
+from ghvae_env.model.api import check_context, check_temperature, rollout_by_steps
 from ghvae_env.model.config import ConfigError
 from ghvae_env.model.layers import (
     ConvLSTMCell,
@@ -418,12 +418,15 @@ class SVGPrime(nn.Module):
         action: torch.Tensor,
         generator: torch.Generator | None = None,
         sample: bool = True,
+        temperature: float = 1.0,
     ) -> tuple[torch.Tensor, SVGState]:
-        """One imagined step: z_{t+1} ~ prior(h_t, a_t), predict, decode x_{t+1}, re-encode it."""
+        """One imagined step: z_{t+1} ~ prior(h_t, a_t), predict, decode x_{t+1}, re-encode it.
+        ``temperature`` scales the noise: z = mean + T std eps (as ``GHVAE.step``)."""
+        temperature = check_temperature(temperature)
         mean, std, sp = self.prior.step(self._prior_in(state.hiddens[-1], action), state.prior)
         if sample:
             eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-            z = mean + std * eps
+            z = mean + std * (eps * temperature if temperature != 1.0 else eps)
         else:
             z = mean
         frame, pstate = self._transition(state.hiddens, z, action, state.frame, state.predictor)
@@ -437,6 +440,9 @@ class SVGPrime(nn.Module):
         num_samples: int = 1,
         generator: torch.Generator | None = None,
         sample: bool = True,
+        temperature: float = 1.0,
     ) -> torch.Tensor:
         """Predict H frames after C context frames (same contract as ``GHVAE.rollout``)."""
-        return rollout_by_steps(self, context_frames, actions, num_samples, generator, sample)
+        return rollout_by_steps(
+            self, context_frames, actions, num_samples, generator, sample, temperature
+        )

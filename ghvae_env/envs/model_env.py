@@ -27,7 +27,12 @@ from ghvae_env.envs.assets import (
     load_model_cached,
     warn_scene_mismatch,
 )
-from ghvae_env.model.api import ModelState, WorldModel
+from ghvae_env.model.api import (
+    ModelState,
+    WorldModel,
+    accepts_temperature,
+    check_temperature,
+)
 from ghvae_env.sim.env import MAX_EPISODE_STEPS
 from ghvae_env.spaces import (
     ACTION_DIM,
@@ -220,8 +225,13 @@ def check_env_kwargs(
     goal_from_clip: Any,
     clips: Any,
     render_modes: list[str],
+    temperature: Any = 1.0,
 ) -> None:
     """Constructor checks shared by the single and the vector env (no file is read)."""
+    try:
+        check_temperature(temperature)
+    except ValueError as err:
+        raise InvalidOptionError(str(err)) from None
     if render_mode is not None and render_mode not in render_modes:
         raise InvalidOptionError(
             f"render_mode must be None or one of {render_modes}, actual value: {render_mode!r}"
@@ -242,6 +252,20 @@ def check_env_kwargs(
             raise InvalidOptionError(f"clips must be a path or None, actual value: {clips!r}")
         if not Path(clips).is_file():
             raise FileNotFoundError(f"clips file not found: {clips}")
+
+
+def temperature_kwargs(model: WorldModel, temperature: float) -> dict[str, Any]:
+    """The ``temperature`` keyword the envs pass to ``model.step``: none when it is 1 (a model
+    of your own need not take it then); InvalidOptionError when it is not 1 and the model's
+    ``step`` has no such keyword."""
+    if temperature == 1.0:
+        return {}
+    if not accepts_temperature(model):
+        raise InvalidOptionError(
+            f"temperature={temperature} needs a model whose step() takes a temperature "
+            f"keyword; {type(model).__name__}.step does not"
+        )
+    return {"temperature": float(temperature)}
 
 
 def check_clip_length(clips: HeldoutClips, context_frames: int) -> None:
@@ -408,6 +432,10 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     * ``render_mode``: ``None`` or ``"rgb_array"`` (``render()`` returns the current frame).
     * ``sample``: ``True`` samples z^K from the prior; ``False`` uses the prior mean (a
       deterministic, blurrier rollout).
+    * ``temperature``: scales the sampled noise, z^K = mean + temperature * std * eps
+      (default 1: the prior as trained; 0 is the prior mean; in between, sharper samples
+      that still vary: RESULTS.md "Sampling temperature"). Needs a model whose ``step``
+      takes it when not 1 (the GHVAE and SVG' do).
     * ``goal_from_clip``: ``True`` (default): when the context is drawn from a clip and no
       ``goal_image`` is given, the clip's last frame is the goal (a frame the held-out
       trajectory reached), and the episode is truncated when the clip ends. ``False``: no
@@ -447,6 +475,7 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         goal_from_clip: bool = True,
         threads: int | None = None,
         model: WorldModel | None = None,
+        temperature: float = 1.0,
     ) -> None:
         check_env_kwargs(
             context_frames=context_frames,
@@ -455,12 +484,15 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
             goal_from_clip=goal_from_clip,
             clips=clips,
             render_modes=self.metadata["render_modes"],
+            temperature=temperature,
         )
         self.render_mode = render_mode
         self.context_frames = context_frames
         self.sample = sample
         self.goal_from_clip = goal_from_clip
         self.model, self.device = resolve_model(model, checkpoint, device)
+        self.temperature = float(temperature)
+        self._temperature = temperature_kwargs(self.model, self.temperature)
         # torch threads (process-wide): threads, or the policy of ghvae_env._threads
         self.threads = apply_threads(threads, batch=1, device=self.device)
         self.observation_space = observation_space()
@@ -525,7 +557,7 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         a = validate_actions(action)  # clipped float64 (4,), raises InvalidActionError
         a_t = torch.as_tensor(a, dtype=torch.float32, device=self.device)[None]  # (1, 4)
         frame, self._state = self.model.step(
-            self._state, a_t, generator=self._generator, sample=self.sample
+            self._state, a_t, generator=self._generator, sample=self.sample, **self._temperature
         )
         self._obs = to_uint8_hwc(frame)[0]  # (64, 64, 3)
         self._steps += 1

@@ -33,6 +33,7 @@ from ghvae_env.envs.model_env import (
     parse_reset_options,
     resolve_model,
     start_rollout,
+    temperature_kwargs,
 )
 from ghvae_env.model.api import ModelState, WorldModel
 from ghvae_env.spaces import FRAME_SHAPE, action_space, observation_space, validate_actions
@@ -122,6 +123,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         threads: int | None = None,
         model: WorldModel | None = None,
+        temperature: float = 1.0,
     ) -> None:
         mode = _autoreset_mode(autoreset_mode)
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED):
@@ -148,6 +150,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
             goal_from_clip=goal_from_clip,
             clips=clips,
             render_modes=self.metadata["render_modes"],
+            temperature=temperature,
         )
         self.num_envs = num_envs
         self.render_mode = render_mode
@@ -156,6 +159,8 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         self.goal_from_clip = goal_from_clip
         self.max_episode_steps = max_episode_steps
         self.model, self.device = resolve_model(model, checkpoint, device)
+        self.temperature = float(temperature)
+        self._temperature = temperature_kwargs(self.model, self.temperature)
         # torch threads (process-wide): threads, or the policy of ghvae_env._threads
         self.threads = apply_threads(threads, batch=num_envs, device=self.device)
 
@@ -225,7 +230,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
             _ = self.clips  # autoresets draw from the clips: fail (if missing) before any change
         a_t = torch.as_tensor(a, device=self.device)  # (N, 4)
         _, self._state = self.model.step(
-            self._state, a_t, generator=self._generator, sample=self.sample
+            self._state, a_t, generator=self._generator, sample=self.sample, **self._temperature
         )
         self._steps += 1
         info: dict[str, Any] = {}

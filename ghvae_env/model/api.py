@@ -14,6 +14,10 @@ It implements :class:`WorldModel`:
   sample=True)``:
   ``B x H x 3 x 64 x 64`` (``B x N x H x ...`` for N samples); :func:`rollout_by_steps` is
   the shared implementation on top of ``start`` and ``step``.
+* optionally a ``temperature`` keyword on ``step`` and ``rollout`` (the GHVAE and SVG' have
+  it): latent samples ``mean + temperature * std * eps``, 1 the model's own distribution, 0
+  its mean. Callers pass it only when it is not 1 (:func:`accepts_temperature`), so a model
+  without it still works everywhere at the default.
 
 Checkpoints record ``model_type``; :func:`model_class` maps it to the class through
 :data:`MODEL_TYPES`, which holds import paths, not classes, so this file imports no model
@@ -24,12 +28,16 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
+import math
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 
 __all__ = [
     "MODEL_TYPES",
+    "accepts_temperature",
+    "check_temperature",
     "ModelConfig",
     "ModelState",
     "WorldModel",
@@ -190,6 +198,33 @@ def check_rollout_inputs(
         raise ValueError(f"num_samples must be an int >= 1, actual value: {num_samples!r}")
 
 
+def check_temperature(temperature: Any) -> float:
+    """The latent sampling temperature as a float: a finite real >= 0 (1: the model's own
+    prior, 0: its mean); ValueError naming the value otherwise."""
+    ok = isinstance(temperature, int | float) and not isinstance(temperature, bool)
+    if not ok or not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(
+            f"temperature must be a finite float >= 0 (1: sample the prior as trained, 0: its "
+            f"mean), actual value: {temperature!r}"
+        )
+    return float(temperature)
+
+
+def accepts_temperature(model: Any, method: str = "step") -> bool:
+    """``model.<method>`` (``step`` or ``rollout``) takes a ``temperature`` keyword (see the
+    module docstring)."""
+    fn = getattr(model, method, None)
+    if fn is None:
+        return False
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "temperature" in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+    )
+
+
 @torch.no_grad()
 def rollout_by_steps(
     model: WorldModel,
@@ -198,10 +233,19 @@ def rollout_by_steps(
     num_samples: int = 1,
     generator: torch.Generator | None = None,
     sample: bool = True,
+    temperature: float = 1.0,
 ) -> torch.Tensor:
     """``rollout`` of any :class:`WorldModel` from its ``start`` and ``step``
-    (``sample=False``: every step decodes the prior's mean)."""
+    (``sample=False``: every step decodes the prior's mean; ``temperature`` scales the
+    latent noise of a sampled step and is passed to ``step`` only when it is not 1)."""
     check_rollout_inputs(model.config, context_frames, actions, num_samples)
+    temperature = check_temperature(temperature)
+    extra = {} if temperature == 1.0 else {"temperature": temperature}
+    if extra and not accepts_temperature(model):
+        raise TypeError(
+            f"temperature={temperature} needs a model whose step() takes a temperature "
+            f"keyword; {type(model).__name__}.step does not"
+        )
     B, C = context_frames.shape[:2]
     H = actions.shape[1] - (C - 1)
     if num_samples > 1:  # (B, ...) -> (B*N, ...), sample n of clip b at row b*N + n
@@ -216,7 +260,7 @@ def rollout_by_steps(
         state = model.start(context_frames, ctx_actions)
     out = []
     for t in range(H):
-        frame, state = model.step(state, actions[:, C - 1 + t], generator, sample=sample)
+        frame, state = model.step(state, actions[:, C - 1 + t], generator, sample=sample, **extra)
         out.append(frame)
     pred = torch.stack(out, 1)  # (B*N, H, 3, 64, 64)
     return pred.unflatten(0, (B, num_samples)) if num_samples > 1 else pred

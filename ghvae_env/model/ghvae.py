@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ghvae_env.model.api import check_context, rollout_by_steps
+from ghvae_env.model.api import check_context, check_temperature, rollout_by_steps
 from ghvae_env.model.config import GHVAEConfig
 from ghvae_env.model.layers import (
     ConvLSTMCell,
@@ -576,18 +576,24 @@ class GHVAE(nn.Module):
         action: torch.Tensor,
         generator: torch.Generator | None = None,
         sample: bool = True,
+        temperature: float = 1.0,
     ) -> tuple[torch.Tensor, RolloutState]:
         """One imagined step: sample z^K_{t+1} ~ prior_K(h^K_t, a_t), decode x_{t+1}, re-encode it.
 
         action: B x A. Returns (x_{t+1}: B x 3 x 64 x 64, the new state). ``sample=False``
-        uses the prior mean. Batches over ``STEP_CHUNK`` run chunk by chunk, and with n >= 2
-        torch threads n chunks at a time on one thread each (same result either way).
+        uses the prior mean. ``temperature`` scales the sampled noise, z = mean + T std eps
+        (the same eps whatever T: 0 gives the mean, 1 the prior as trained; RESULTS.md
+        "Sampling temperature"). Batches over ``STEP_CHUNK`` run chunk by chunk, and with
+        n >= 2 torch threads n chunks at a time on one thread each (same result either way).
         """
+        temperature = check_temperature(temperature)
         h = state.hiddens[-1]
         eps = None
         if sample:  # drawn for the whole batch first: chunking does not change the samples
             shape = (h.shape[0], self.config.latent_channels[-1], h.shape[2], h.shape[3])
             eps = torch.randn(shape, generator=generator, device=h.device, dtype=h.dtype)
+            if temperature != 1.0:
+                eps.mul_(temperature)
             if is_channels_last(h):  # same values; z, the prior and decoders stay channels-last
                 eps = channels_last(eps)
         B = h.shape[0]
@@ -643,11 +649,15 @@ class GHVAE(nn.Module):
         num_samples: int = 1,
         generator: torch.Generator | None = None,
         sample: bool = True,
+        temperature: float = 1.0,
     ) -> torch.Tensor:
         """Predict H frames after C context frames.
 
         context_frames: B x C x 3 x 64 x 64 float in [0, 1] (C >= 1);
         actions: B x (C-1+H) x A (the C-1 context transitions, then H future actions).
         Returns B x H x 3 x 64 x 64, or B x N x H x 3 x 64 x 64 when num_samples = N > 1.
+        ``temperature``: as in :meth:`step`.
         """
-        return rollout_by_steps(self, context_frames, actions, num_samples, generator, sample)
+        return rollout_by_steps(
+            self, context_frames, actions, num_samples, generator, sample, temperature
+        )

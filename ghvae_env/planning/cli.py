@@ -117,6 +117,14 @@ def add_planner_arguments(p: argparse.ArgumentParser) -> None:
         "a latent sample each",
     )
     p.add_argument(
+        "--latent-temperature",
+        type=float,
+        default=None,
+        metavar="T",
+        help="the model's latent sampling temperature in the candidates' rollouts: z = mean + "
+        "T std eps (default 1: the prior as trained; 0: its mean)",
+    )
+    p.add_argument(
         "--temperature",
         type=float,
         default=None,
@@ -146,6 +154,7 @@ _PLANNER_FLAGS = {  # argparse dest -> PlannerConfig field
     "cost": "cost",
     "cost_blur": "cost_blur",
     "prior_mean": "prior_mean",
+    "latent_temperature": "latent_temperature",
     "temperature": "temperature",
     "gamma": "gamma",
 }

@@ -137,6 +137,10 @@ class PlannerConfig:
     # cost ranks candidates with the latent noise mixed in (our option; issue 16). Measured
     # worse on 20 push tasks with VP2's MPPI: 3/20 solved vs 7/20 sampled (RESULTS.md).
     prior_mean: bool = False
+    # Latent sampling temperature of the candidates' rollouts (``model.rollout(...,
+    # temperature=T)``: z = mean + T std eps; 1 the prior as trained, 0 its mean). Not MPPI's
+    # ``temperature`` above. Our option (issue 13's "Sampling temperature" in RESULTS.md).
+    latent_temperature: float = 1.0
 
     def __post_init__(self) -> None:
         def fail(name: str, expected: str) -> None:
@@ -219,6 +223,9 @@ class PlannerConfig:
                 "final_step_weight needs to be > 0 when horizon is 1 (it weighs the only "
                 "frame), actual value: 0"
             )
+        lt = self.latent_temperature
+        if not _is_real(lt) or not math.isfinite(lt) or lt < 0:
+            fail("latent_temperature", "a finite float >= 0 (1: sample the prior as trained)")
         if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
             fail("seed", "None or an int >= 0")
 

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ghvae_env._device import model_device
-from ghvae_env.model.api import WorldModel
+from ghvae_env.model.api import WorldModel, accepts_temperature
 from ghvae_env.planning.config import PlannerConfig
 from ghvae_env.planning.costs import CostFn, PixelGoalCost, check_costs
 
@@ -294,9 +294,20 @@ class Planner:
 
     def _rollout(self, frames: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """``model.rollout`` of the candidates; with ``prior_mean`` its deterministic
-        prediction (``sample=False``), which a model's rollout must then accept."""
+        prediction (``sample=False``), which a model's rollout must then accept; with a
+        ``latent_temperature`` other than 1 its samples at that temperature."""
         if not self.config.prior_mean:
-            return self.model.rollout(frames, actions, num_samples=1, generator=self._model_gen)
+            t = self.config.latent_temperature
+            if t == 1.0:
+                return self.model.rollout(frames, actions, num_samples=1, generator=self._model_gen)
+            if not accepts_temperature(self.model, "rollout"):
+                raise PlanningError(
+                    f"latent_temperature={t} needs a model whose rollout() takes a "
+                    f"temperature keyword; {type(self.model).__name__}.rollout does not"
+                )
+            return self.model.rollout(
+                frames, actions, num_samples=1, generator=self._model_gen, temperature=t
+            )
         try:
             return self.model.rollout(
                 frames, actions, num_samples=1, generator=self._model_gen, sample=False

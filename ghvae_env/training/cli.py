@@ -64,6 +64,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="decode the prior's mean instead of a sample (GHVAE)",
     )
+    e.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="latent sampling temperature: z = mean + T std eps (1: the prior as trained)",
+    )
     e.add_argument("--ssim", action="store_true", help="also score SSIM per step")
     add_threads_argument(e)
     e.set_defaults(func=_evaluate)
@@ -98,6 +104,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         device=args.device,
         sample=not args.prior_mean,
         with_ssim=args.ssim,
+        temperature=args.temperature,
     )
     res.update(
         checkpoint=info["path"],
@@ -135,6 +142,11 @@ def _summary_line(res: dict) -> str:
             else ""
         )
         + ("" if res.get("sample", True) else ", prior mean")
+        + (
+            f", temperature {res['temperature']:g}"
+            if res.get("sample", True) and res.get("temperature", 1.0) != 1.0
+            else ""
+        )
         + f" ({res['wall_s']} s)"
     )
 

@@ -27,6 +27,7 @@ def evaluate_rollouts(
     batch_size: int = 32,
     sample: bool = True,
     with_ssim: bool = False,
+    temperature: float = 1.0,
 ) -> dict[str, Any]:
     """Roll the model out from ``context`` true frames with the true actions for ``horizon`` steps.
 
@@ -39,13 +40,16 @@ def evaluate_rollouts(
     ``psnr`` means the model's predictions follow the actions; ``action_response`` is the mean
     absolute pixel difference (0..1) between the two predictions.
 
-    ``sample=False`` decodes the prior's mean instead of a sample. ``with_ssim`` adds SSIM per step for the model and for copy-last
+    ``sample=False`` decodes the prior's mean instead of a sample; ``temperature`` scales a
+    sample's noise (z = mean + T std eps). ``with_ssim`` adds SSIM per step for the model and for copy-last
     (``ghvae_env.metrics.ssim``, on the same predictions).
     """
 
     def _rollout(context_frames: torch.Tensor, acts: torch.Tensor, noise_seed: int):
         gen_ = torch.Generator(device=device).manual_seed(noise_seed)
-        return rollout_by_steps(model, context_frames, acts, generator=gen_, sample=sample)
+        return rollout_by_steps(
+            model, context_frames, acts, generator=gen_, sample=sample, temperature=temperature
+        )
 
     rng = np.random.default_rng(seed)
     n = min(num_clips, len(dataset))
@@ -100,5 +104,6 @@ def evaluate_rollouts(
         "context": context,
         "horizon": horizon,
         "sample": sample,
+        "temperature": temperature,
         **extra,
     }

@@ -89,6 +89,23 @@ def test_seeded_rollouts_are_bit_identical(env, kw):
     assert not np.array_equal(m1, _rollout(env, seed=1, options=opts))
 
 
+def test_temperature_kwarg_reaches_the_model_and_bad_values_are_refused(env, kw):
+    opts = {"clip_index": 0}
+    sampled = _rollout(env, seed=1, options=opts)
+    cold = gym.make("GHVAE-RoboNet-v0", temperature=0.0, **kw)
+    mean = _rollout(gym.make("GHVAE-RoboNet-v0", sample=False, **kw), seed=1, options=opts)
+    np.testing.assert_allclose(_rollout(cold, seed=1, options=opts), mean, atol=1)  # uint8
+    half = _rollout(gym.make("GHVAE-RoboNet-v0", temperature=0.5, **kw), seed=1, options=opts)
+    assert not np.array_equal(half[1:], sampled[1:]) and not np.array_equal(half[1:], mean[1:])
+    np.testing.assert_array_equal(
+        _rollout(gym.make("GHVAE-RoboNet-v0", temperature=1.0, **kw), seed=1, options=opts),
+        sampled,
+    )
+    for bad in (-1.0, float("nan"), "hot"):
+        with pytest.raises(InvalidOptionError, match="temperature"):
+            gym.make("GHVAE-RoboNet-v0", temperature=bad, **kw)
+
+
 def test_truncates_after_max_episode_steps(kw):
     env = gym.make("GHVAE-RoboNet-v0", max_episode_steps=2, **kw)
     env.reset(seed=0)

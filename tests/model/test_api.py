@@ -99,3 +99,58 @@ def test_rollout_consumes_a_shared_context_once_with_the_same_frames(tiny_model,
         model.rollout(frames, different, generator=torch.Generator().manual_seed(3))
         assert rows == [1, 70]
         monkeypatch.undo()
+
+
+def test_temperature_scales_the_latent_noise_between_the_mean_and_the_trained_prior(tiny_model):
+    """z = mean + T std eps with the same eps whatever T: T = 1 is the default sample, T = 0
+    the prior mean (sample=False), and T = 0.5 a third rollout between them; both models."""
+    svg = SVGPrime(SVGPrimeConfig.preset("tiny")).eval()
+    ctx, acts = torch.rand(2, 2, 3, 64, 64), torch.rand(2, 4, 4) * 2 - 1
+
+    def run(model, **kw):
+        return model.rollout(ctx, acts, generator=torch.Generator().manual_seed(5), **kw)
+
+    for model in (tiny_model, svg):
+        sampled, mean = run(model), run(model, sample=False)
+        torch.testing.assert_close(run(model, temperature=1.0), sampled, rtol=0, atol=0)
+        torch.testing.assert_close(run(model, temperature=0.0), mean, rtol=0, atol=1e-6)
+        half = run(model, temperature=0.5)
+        d_mean, d_sample = (half - mean).abs().mean(), (half - sampled).abs().mean()
+        assert d_mean > 0 and d_sample > 0
+        # sample=False wins over a temperature: still the mean
+        torch.testing.assert_close(run(model, sample=False, temperature=0.5), mean, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), "0.5", True, None])
+def test_bad_temperature_is_refused_naming_the_value(tiny_model, bad):
+    ctx, acts = torch.rand(1, 2, 3, 64, 64), torch.rand(1, 3, 4)
+    with pytest.raises(ValueError, match="temperature must be a finite float >= 0"):
+        tiny_model.rollout(ctx, acts, temperature=bad)
+    state = tiny_model.start(ctx, acts[:, :1])
+    with pytest.raises(ValueError, match=r"temperature.*actual value"):
+        tiny_model.step(state, acts[:, 1], temperature=bad)
+
+
+def test_a_model_without_temperature_works_at_the_default_and_names_the_gap_otherwise(
+    tiny_model,
+):
+    from ghvae_env.model.api import accepts_temperature, rollout_by_steps
+
+    class Plain:  # a user's model: step has no temperature keyword
+        model_type, config = "plain", tiny_model.config
+
+        def start(self, frames, actions=None):
+            return tiny_model.start(frames, actions)
+
+        def step(self, state, action, generator=None, sample=True):
+            return tiny_model.step(state, action, generator, sample=sample)
+
+        def rollout(self, frames, actions, num_samples=1, generator=None, sample=True):
+            return rollout_by_steps(self, frames, actions, num_samples, generator, sample)
+
+    plain = Plain()
+    assert accepts_temperature(tiny_model) and not accepts_temperature(plain)
+    ctx, acts = torch.rand(1, 2, 3, 64, 64), torch.rand(1, 3, 4)
+    assert rollout_by_steps(plain, ctx, acts).shape == (1, 2, 3, 64, 64)
+    with pytest.raises(TypeError, match="Plain.step does not"):
+        rollout_by_steps(plain, ctx, acts, temperature=0.5)

@@ -146,6 +146,28 @@ def test_prior_mean_plans_on_the_deterministic_rollout(blob, ctx):
         PlannerConfig(prior_mean="yes")
 
 
+def test_latent_temperature_reaches_the_model_rollout(blob, ctx):
+    calls = []
+
+    class Warm(blob.Model):
+        def step(self, state, action, generator=None, sample=True, temperature=1.0):
+            raise AssertionError("only rollout is called")
+
+        def rollout(self, context_frames, actions, num_samples=1, generator=None, **kw):
+            calls.append(kw)
+            return super().rollout(context_frames, actions, num_samples, generator)
+
+    cfg = PlannerConfig(num_samples=4, iterations=1, horizon=2)
+    Planner(Warm(), cfg).plan(*ctx)
+    Planner(Warm(), cfg.replace(latent_temperature=0.5)).plan(*ctx)
+    assert calls == [{}, {"temperature": 0.5}]  # the default passes nothing (any model works)
+    with pytest.raises(PlanningError, match="latent_temperature=0.5 needs a model"):
+        Planner(blob.Model(), cfg.replace(latent_temperature=0.5)).plan(*ctx)
+    for bad in (-1.0, float("nan"), "warm"):
+        with pytest.raises(PlannerConfigError, match="latent_temperature"):
+            PlannerConfig(latent_temperature=bad)
+
+
 def test_pixel_cost_weights_the_final_frame():
     w = step_weights(4, 10.0)
     assert torch.allclose(w, torch.tensor([1, 1, 1, 10]) / 13.0)
