@@ -546,9 +546,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--temperature",
         type=float,
-        default=1.0,
+        default=None,
         help="latent sampling temperature of the sampled rollouts: z = mean + T std eps "
-        "(1: the prior as trained, 0: its mean; the env's temperature)",
+        "(1: the prior as trained, 0: its mean); default: the checkpoint's recorded one, "
+        "else 1 (what GHVAE-RoboNet-v0 samples at by default)",
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:i] (model and I3D)")
     p.add_argument("--chunk", type=int, default=64, help="starts per batched model rollout")
@@ -600,7 +601,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, actual value: {getattr(args, name)}")
     try:
-        check_temperature(args.temperature)
+        if args.temperature is not None:
+            check_temperature(args.temperature)
     except ValueError as e:
         p.error(f"--temperature: {e}")
     try:
@@ -609,6 +611,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     from ghvae_env._device import resolve_device
     from ghvae_env.envs.assets import load_model_cached
+    from ghvae_env.model.checkpoint import model_temperature
 
     command = command_string("imagined_vs_simulated.py", argv)
     print(command, flush=True)
@@ -619,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
     from ghvae_env.sim.scene import SCENE_VERSION
 
     warn_model_vs_simulator(model)
+    if args.temperature is None:  # the env's default: the checkpoint's own, else 1
+        args.temperature = model_temperature(model)
     C, H, S = args.context, args.horizon, args.num_samples
     seeds = [args.seed_offset + i for i in range(args.num_starts)]
 

@@ -33,6 +33,7 @@ from ghvae_env.model.api import (
     accepts_temperature,
     check_temperature,
 )
+from ghvae_env.model.checkpoint import model_temperature
 from ghvae_env.sim.env import MAX_EPISODE_STEPS
 from ghvae_env.spaces import (
     ACTION_DIM,
@@ -225,11 +226,12 @@ def check_env_kwargs(
     goal_from_clip: Any,
     clips: Any,
     render_modes: list[str],
-    temperature: Any = 1.0,
+    temperature: Any = None,
 ) -> None:
     """Constructor checks shared by the single and the vector env (no file is read)."""
     try:
-        check_temperature(temperature)
+        if temperature is not None:
+            check_temperature(temperature)
     except ValueError as err:
         raise InvalidOptionError(str(err)) from None
     if render_mode is not None and render_mode not in render_modes:
@@ -252,6 +254,11 @@ def check_env_kwargs(
             raise InvalidOptionError(f"clips must be a path or None, actual value: {clips!r}")
         if not Path(clips).is_file():
             raise FileNotFoundError(f"clips file not found: {clips}")
+
+
+def resolve_temperature(model: WorldModel, temperature: float | None) -> float:
+    """``temperature``, or for None the model's checkpoint's recorded one (else 1)."""
+    return model_temperature(model) if temperature is None else float(temperature)
 
 
 def temperature_kwargs(model: WorldModel, temperature: float) -> dict[str, Any]:
@@ -433,9 +440,11 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     * ``sample``: ``True`` samples z^K from the prior; ``False`` uses the prior mean (a
       deterministic, blurrier rollout).
     * ``temperature``: scales the sampled noise, z^K = mean + temperature * std * eps
-      (default 1: the prior as trained; 0 is the prior mean; in between, sharper samples
-      that still vary: RESULTS.md "Sampling temperature"). Needs a model whose ``step``
-      takes it when not 1 (the GHVAE and SVG' do).
+      (1: the prior as trained; 0: the prior mean; in between, sharper samples that still
+      vary). ``None`` (default): the value the checkpoint records
+      (:func:`~ghvae_env.model.checkpoint.set_sampling_temperature`; the bundled model's
+      0.5 was chosen on validation starts, RESULTS.md "Sampling temperature"), else 1.
+      Needs a model whose ``step`` takes it when not 1 (the GHVAE and SVG' do).
     * ``goal_from_clip``: ``True`` (default): when the context is drawn from a clip and no
       ``goal_image`` is given, the clip's last frame is the goal (a frame the held-out
       trajectory reached), and the episode is truncated when the clip ends. ``False``: no
@@ -475,7 +484,7 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         goal_from_clip: bool = True,
         threads: int | None = None,
         model: WorldModel | None = None,
-        temperature: float = 1.0,
+        temperature: float | None = None,
     ) -> None:
         check_env_kwargs(
             context_frames=context_frames,
@@ -491,7 +500,7 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
         self.sample = sample
         self.goal_from_clip = goal_from_clip
         self.model, self.device = resolve_model(model, checkpoint, device)
-        self.temperature = float(temperature)
+        self.temperature = resolve_temperature(self.model, temperature)
         self._temperature = temperature_kwargs(self.model, self.temperature)
         # torch threads (process-wide): threads, or the policy of ghvae_env._threads
         self.threads = apply_threads(threads, batch=1, device=self.device)

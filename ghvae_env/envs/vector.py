@@ -32,6 +32,7 @@ from ghvae_env.envs.model_env import (
     load_env_clips,
     parse_reset_options,
     resolve_model,
+    resolve_temperature,
     start_rollout,
     temperature_kwargs,
 )
@@ -123,7 +124,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         threads: int | None = None,
         model: WorldModel | None = None,
-        temperature: float = 1.0,
+        temperature: float | None = None,
     ) -> None:
         mode = _autoreset_mode(autoreset_mode)
         if mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED):
@@ -159,7 +160,7 @@ class GHVAERoboNetVectorEnv(gym.vector.VectorEnv):
         self.goal_from_clip = goal_from_clip
         self.max_episode_steps = max_episode_steps
         self.model, self.device = resolve_model(model, checkpoint, device)
-        self.temperature = float(temperature)
+        self.temperature = resolve_temperature(self.model, temperature)
         self._temperature = temperature_kwargs(self.model, self.temperature)
         # torch threads (process-wide): threads, or the policy of ghvae_env._threads
         self.threads = apply_threads(threads, batch=num_envs, device=self.device)

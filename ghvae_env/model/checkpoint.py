@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ghvae_env._io import atomic_path
-from ghvae_env.model.api import MODEL_TYPES, model_class
+from ghvae_env.model.api import MODEL_TYPES, check_temperature, model_class
 from ghvae_env.model.config import ConfigError
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
     "bundled_checkpoint_path",
     "atomic_torch_save",
     "checkpoint_payload",
+    "model_temperature",
+    "set_sampling_temperature",
     "MODEL_TYPES",
 ]
 
@@ -164,7 +166,43 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("model_type", "config", "state_dict"):
         if key not in payload:
             raise CheckpointError(f"checkpoint {path} lacks the field {key!r}")
+    sampling = payload.get("sampling")
+    if sampling is not None:
+        try:
+            check_temperature(
+                (sampling or {}).get("temperature") if isinstance(sampling, dict) else None
+            )
+        except ValueError as e:
+            raise CheckpointError(
+                f"checkpoint {path} has a bad field 'sampling' ({sampling!r}): {e}"
+            ) from None
     return payload
+
+
+def model_temperature(model: Any) -> float:
+    """The latent sampling temperature a loaded model's checkpoint recommends (its
+    ``sampling`` field, written by :func:`set_sampling_temperature`), else 1 (the prior as
+    trained). The envs and ``benchmarks/imagined_vs_simulated.py`` use it by default."""
+    info = getattr(model, "checkpoint_info", None) or {}
+    sampling = info.get("sampling") or {}
+    return float(sampling.get("temperature", 1.0))
+
+
+def set_sampling_temperature(
+    path: str | os.PathLike, temperature: float, chosen_on: str
+) -> dict[str, Any]:
+    """Record in the checkpoint at ``path`` (rewritten atomically; weights untouched) the
+    latent temperature its samples should be drawn at by default, and ``chosen_on``: how it
+    was chosen (data that is not the test set). Returns the new ``sampling`` field."""
+    temperature = check_temperature(temperature)
+    if not isinstance(chosen_on, str) or not chosen_on.strip():
+        raise ValueError(
+            f"chosen_on must say how the value was chosen, actual value: {chosen_on!r}"
+        )
+    payload = read_checkpoint(path)
+    payload["sampling"] = {"temperature": temperature, "chosen_on": chosen_on}
+    atomic_torch_save(payload, path)
+    return payload["sampling"]
 
 
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default (zip) format starts with a zip entry
@@ -247,7 +285,7 @@ def load_model(
     payload = read_checkpoint(path)
     model = build_model(payload, path)
     model.checkpoint_info = {
-        k: payload.get(k) for k in ("trained_modules", "stage", "provenance", "history")
+        k: payload.get(k) for k in ("trained_modules", "stage", "provenance", "history", "sampling")
     }
     model.checkpoint_info["path"] = str(path)
     return model.to(device).eval().requires_grad_(False)

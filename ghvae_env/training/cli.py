@@ -67,8 +67,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--temperature",
         type=float,
-        default=1.0,
-        help="latent sampling temperature: z = mean + T std eps (1: the prior as trained)",
+        default=None,
+        help="latent sampling temperature: z = mean + T std eps (1: the prior as trained); "
+        "default: the checkpoint's recorded one, else 1 (as the env)",
     )
     e.add_argument("--ssim", action="store_true", help="also score SSIM per step")
     add_threads_argument(e)
@@ -80,12 +81,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from ghvae_env.data.dataset import VideoDataset
     from ghvae_env.model import GHVAE, load_model
+    from ghvae_env.model.checkpoint import model_temperature
     from ghvae_env.training.evaluate import evaluate_rollouts
 
     t0 = time.time()
     apply_threads(args.threads, device=args.device)
     model = load_model(args.checkpoint, device=args.device)
     info = model.checkpoint_info
+    recorded_t = model_temperature(model)  # before --modules truncates it
     hierarchical = isinstance(model, GHVAE)
     if args.modules is not None:
         if not hierarchical:
@@ -104,7 +107,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         device=args.device,
         sample=not args.prior_mean,
         with_ssim=args.ssim,
-        temperature=args.temperature,
+        temperature=recorded_t if args.temperature is None else args.temperature,
     )
     res.update(
         checkpoint=info["path"],

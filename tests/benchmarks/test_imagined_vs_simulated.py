@@ -50,6 +50,30 @@ def test_quick_run_writes_sane_outputs(load_script, assets, tmp_path, one_torch_
     table = (out / "table.md").read_text()
     assert "copy last frame" in table and r["command"] in table
     assert "model, prior mean (no sampling)" in table
+    assert cfg["temperature"] == 1.0 and "latent temperature" not in table  # none recorded
+
+
+def test_temperature_defaults_to_the_checkpoints_and_a_bad_one_is_refused(
+    load_script, assets, tmp_path, capsys, one_torch_thread
+):
+    import shutil
+
+    from ghvae_env.model.checkpoint import set_sampling_temperature
+
+    script = load_script("imagined_vs_simulated")
+    ckpt = tmp_path / "warm.pt"
+    shutil.copy(assets["checkpoint"], ckpt)
+    set_sampling_temperature(ckpt, 0.5, chosen_on="a test")
+    out = tmp_path / "ivs"
+    args = ["--quick", "--no-prior-mean", "--checkpoint", str(ckpt), "--out", str(out)]
+    assert script.main(args) == 0
+    r = json.loads((out / "results.json").read_text())
+    assert r["config"]["temperature"] == 0.5
+    assert "at latent temperature 0.5" in (out / "table.md").read_text()
+    with pytest.raises(SystemExit) as e:
+        script.main([*args[:-1], str(tmp_path / "o"), "--temperature", "-1"])
+    assert e.value.code == 2 and "--temperature" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_missing_checkpoint_fails_clearly(load_script, tmp_path, capsys):

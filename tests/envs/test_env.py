@@ -106,6 +106,26 @@ def test_temperature_kwarg_reaches_the_model_and_bad_values_are_refused(env, kw)
             gym.make("GHVAE-RoboNet-v0", temperature=bad, **kw)
 
 
+def test_the_default_temperature_is_the_checkpoints_recorded_one(kw, tmp_path):
+    import shutil
+
+    from ghvae_env.model.checkpoint import set_sampling_temperature
+
+    assert gym.make("GHVAE-RoboNet-v0", **kw).unwrapped.temperature == 1.0  # none recorded
+    ckpt = tmp_path / "cold.pt"
+    shutil.copy(kw["checkpoint"], ckpt)
+    set_sampling_temperature(ckpt, 0.0, chosen_on="a test")
+    cold = gym.make("GHVAE-RoboNet-v0", **{**kw, "checkpoint": str(ckpt)})
+    assert cold.unwrapped.temperature == 0.0
+    mean = gym.make("GHVAE-RoboNet-v0", sample=False, **kw)
+    opts = {"clip_index": 0}
+    np.testing.assert_allclose(
+        _rollout(cold, seed=1, options=opts), _rollout(mean, seed=1, options=opts), atol=1
+    )
+    hot = gym.make("GHVAE-RoboNet-v0", temperature=1.0, **{**kw, "checkpoint": str(ckpt)})
+    assert hot.unwrapped.temperature == 1.0  # an explicit value wins
+
+
 def test_truncates_after_max_episode_steps(kw):
     env = gym.make("GHVAE-RoboNet-v0", max_episode_steps=2, **kw)
     env.reset(seed=0)

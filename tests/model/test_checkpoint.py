@@ -160,3 +160,26 @@ def test_atomic_save_keeps_old_file_on_failure(tmp_path, tiny_model, monkeypatch
         _save(tmp_path, other)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temp file left behind
+
+
+def test_sampling_temperature_is_recorded_in_place_and_read_back(tmp_path, tiny_model):
+    from ghvae_env.model.checkpoint import model_temperature, set_sampling_temperature
+
+    path = _save(tmp_path, tiny_model)
+    assert model_temperature(load_model(path)) == 1.0  # none recorded: the prior as trained
+    weights = read_checkpoint(path)["state_dict"]
+    got = set_sampling_temperature(path, 0.5, chosen_on="validation starts 20000..")
+    assert got == {"temperature": 0.5, "chosen_on": "validation starts 20000.."}
+    loaded = load_model(path)
+    assert model_temperature(loaded) == 0.5 and loaded.checkpoint_info["stage"] == "greedy-2"
+    for k, v in read_checkpoint(path)["state_dict"].items():
+        assert torch.equal(v, weights[k]), k
+    for bad, match in [(-1.0, "temperature must be"), (0.5, "chosen_on")]:
+        with pytest.raises(ValueError, match=match):
+            set_sampling_temperature(path, bad, chosen_on="" if bad == 0.5 else "x")
+    assert model_temperature(load_model(path)) == 0.5  # a refused call changed nothing
+    payload = read_checkpoint(path)
+    payload["sampling"] = {"temperature": float("nan")}
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="bad field 'sampling'"):
+        load_model(tmp_path / "bad.pt")

@@ -145,7 +145,9 @@ def test_cli_planner_flags_override_the_preset_and_prior_mean_is_off_by_default(
     mean = planner_config(p.parse_args(["--preset", "vp2", "--prior-mean", "--samples", "32"]), 3)
     assert mean == PlannerConfig.vp2(seed=3, prior_mean=True, num_samples=32)
     warm = planner_config(p.parse_args(["--latent-temperature", "0.5"]), 3)
-    assert warm == PlannerConfig.push(seed=3, latent_temperature=0.5) and vp2.latent_temperature == 1
+    assert (
+        warm == PlannerConfig.push(seed=3, latent_temperature=0.5) and vp2.latent_temperature == 1
+    )
     planar = planner_config(
         p.parse_args(["--preset", "vp2", "--init-std", "0.5,0.5,0,0", "--cost-blur", "8"]), 3
     )
