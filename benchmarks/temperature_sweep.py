@@ -1,21 +1,27 @@
-"""Choose a checkpoint's latent sampling temperature on validation starts, not the test ones.
+"""Latent sampling temperature: frame quality against the spread of samples, per T.
 
 A sampled step draws z = mean + T std eps. T = 1 is the prior as trained, T = 0 its mean;
-in between, samples are sharper and still vary (NVAE and Glow sample below 1 the same way).
-For each T this runs ``imagined_vs_simulated.py`` on simulator starts that are not the test
-starts (seeds 20,000.. by default; the published test table uses 10,000..10,255), then picks
-the T with the lowest FVD of the sampled videos (sample 0, the same N for every T; without
-FVD, e.g. ``--quick``, the highest PSNR mean over the samples). ``--record`` writes the pick
-into the checkpoint (``ghvae_env.model.checkpoint.set_sampling_temperature``, weights
-untouched), where ``GHVAE-RoboNet-v0``, ``ghvae evaluate`` and ``imagined_vs_simulated.py``
-read their default from.
+in between, samples are sharper and vary less (NVAE and Glow sample below 1 the same way).
+For each T this runs ``imagined_vs_simulated.py`` (PSNR and SSIM best of and mean over the
+S samples, FVD of sample 0, copy-last) on simulator starts, by default seeds 20,000.., which
+are not the test starts (``imagined_vs_simulated.py``'s 10,000..10,255; scoring those needs
+``--allow-test-starts``, so that a value is not chosen on the test set by accident). It also
+measures whether the prior is calibrated (``ghvae_env.training.evaluate.latent_calibration``
+on the held-out clips): the T* whose prior fits where the posterior puts the real futures;
+T* near 1 says the trained spread is the data's, and a colder T buys sharper frames with
+spread the data has.
+
+The script chooses nothing. ``--record T`` (one of the swept values) writes T into the
+checkpoint (``ghvae_env.model.checkpoint.set_sampling_temperature``, weights untouched),
+where ``GHVAE-RoboNet-v0``, ``ghvae evaluate`` and ``imagined_vs_simulated.py`` take their
+default from; the bundled model records none (it samples at 1).
 
 Each T's run is a subdirectory ``t<T>`` of ``--out`` and is reused when it already holds a
 ``results.json`` of the same checkpoint, starts and horizon (a killed sweep resumes).
 Writes ``sweep.json`` and ``sweep.md`` (one row per T) into ``--out``.
 
-    python benchmarks/temperature_sweep.py --out benchmarks/results/temperature_sweep
-    python benchmarks/temperature_sweep.py --checkpoint CKPT --record --out /tmp/sweep
+    python benchmarks/temperature_sweep.py --out /tmp/sweep
+    python benchmarks/temperature_sweep.py --checkpoint CKPT --record 0.7 --out /tmp/sweep
     python benchmarks/temperature_sweep.py --quick --checkpoint CKPT    # smoke run
 """
 
@@ -74,8 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the model's z samples")
     p.add_argument(
         "--record",
-        action="store_true",
-        help="write the chosen temperature into the checkpoint (its default from then on)",
+        type=float,
+        default=None,
+        metavar="T",
+        help="write T (one of --temperatures) into the checkpoint: its default from then on",
+    )
+    p.add_argument(
+        "--clips",
+        default=None,
+        help="clips .npz for the calibration check (default: the bundled held-out clips)",
     )
     p.add_argument(
         "--allow-test-starts",
@@ -99,8 +112,23 @@ def _row(t: float, r: dict[str, Any]) -> dict[str, Any]:
         "ssim_last_step_best_of_n": ssim["model_best_of_n"]["per_step"][-1],
         "fvd_sample": fvd.get("sim_vs_imagined"),
         "fvd_copy_last": fvd.get("sim_vs_copy_last"),
+        "num_samples": r["config"]["num_samples"],
         "run": f"t{t:g}",
     }
+
+
+def _calibration(checkpoint: Path, clips: str | None, horizon: int) -> dict[str, Any]:
+    """latent_calibration on the held-out clips, over context + horizon frames."""
+    from ghvae_env.envs.assets import load_clips
+    from ghvae_env.model import load_model
+    from ghvae_env.training.evaluate import latent_calibration
+
+    model = load_model(checkpoint)
+    c = load_clips(clips)
+    length = min(c.length, 2 + horizon)
+    out = latent_calibration(model, c.frames[:, :length], c.actions[:, : length - 1])
+    out["clips_path"] = str(c.path)
+    return out
 
 
 def _reusable(path: Path, checkpoint: Path, want: dict[str, Any]) -> dict[str, Any] | None:
@@ -126,8 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.num_starts, args.horizon = 2, 3
         args.temperatures = [1.0, 0.5]
-        if args.record:
-            p.error("--quick is a smoke run: it never --record's a temperature")
+        if args.record is not None:
+            p.error("--quick is a smoke run: it never records a temperature")
+    if args.record is not None and args.record not in args.temperatures:
+        p.error(
+            f"--record needs one of the swept --temperatures {args.temperatures}, actual "
+            f"value: {args.record}"
+        )
     for name in ("num_starts", "horizon"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, actual value: {getattr(args, name)}")
@@ -165,23 +198,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"temperature {t:g}: reusing {run}", flush=True)
         rows.append(_row(t, r))
-    with_fvd = all(row["fvd_sample"] is not None for row in rows)
-    if with_fvd:
-        best = min(rows, key=lambda row: row["fvd_sample"])
-        rule = "lowest FVD of the sampled videos (sample 0)"
-    else:
-        best = max(rows, key=lambda row: row["psnr_mean_of_n"])
-        rule = "highest PSNR mean over the samples (no FVD computed)"
-    chosen_on = (
-        f"benchmarks/temperature_sweep.py: {rule} on RoboNet-Sim-v0 starts {first}..{last - 1} "
-        f"(N = {args.num_starts}, horizon {args.horizon}), of T in "
-        f"{', '.join(f'{t:g}' for t in args.temperatures)}"
-    )
+    calibration = _calibration(checkpoint, args.clips, args.horizon)
     recorded = None
-    if args.record:
+    if args.record is not None:
         from ghvae_env.model.checkpoint import set_sampling_temperature
 
-        recorded = set_sampling_temperature(checkpoint, best["temperature"], chosen_on)
+        chosen_on = (
+            f"benchmarks/temperature_sweep.py on RoboNet-Sim-v0 starts {first}..{last - 1} "
+            f"(N = {args.num_starts}, horizon {args.horizon}), T in "
+            f"{', '.join(f'{t:g}' for t in args.temperatures)}: {command}"
+        )
+        recorded = set_sampling_temperature(checkpoint, args.record, chosen_on)
     result = {
         "benchmark": "temperature_sweep",
         "command": command,
@@ -191,18 +218,17 @@ def main(argv: list[str] | None = None) -> int:
         "starts": [first, last - 1],
         "horizon": args.horizon,
         "rows": rows,
-        "rule": rule,
-        "chosen": best["temperature"],
-        "chosen_on": chosen_on,
+        "latent_calibration": calibration,
         "recorded": recorded,
         "wall_s": round(time.time() - t0, 1),
     }
     save_json(out / "sweep.json", result)
-    header = ["T", "PSNR best of 3", "PSNR mean of 3", "copy-last PSNR", "SSIM last step"]
+    S = rows[0]["num_samples"]
+    header = ["T", f"PSNR best of {S}", f"PSNR mean of {S}", "copy-last PSNR", "SSIM last step"]
     header += ["FVD (sample 0)", "FVD copy-last", "FVD / copy-last"]
     table = [
         [
-            f"{row['temperature']:g}" + (" (chosen)" if row is best else ""),
+            f"{row['temperature']:g}",
             row["psnr_best_of_n"],
             row["psnr_mean_of_n"],
             row["psnr_copy_last"],
@@ -217,11 +243,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     md = (
         f"# Latent temperature sweep ({today()})\n\n`{command}`\n\n"
-        f"Checkpoint `{checkpoint.name}`, starts {first}..{last - 1}, horizon {args.horizon}. "
-        f"Chosen: T = {best['temperature']:g} ({rule})"
-        + ("; recorded in the checkpoint" if recorded else "")
-        + ".\n\n"
+        f"Checkpoint `{checkpoint.name}`, starts {first}..{last - 1}, horizon {args.horizon}, "
+        f"S = {S} samples a start; FVD of sample 0 (N = {args.num_starts} videos a set).\n\n"
         + markdown_table(header, table)
+        + f"\nLatent calibration on {calibration['clips']} held-out clips: T* = "
+        f"{calibration['teacher_forced']:.3f} teacher-forced, {calibration['free_running']:.3f} "
+        "free-running (1: the prior is as wide as the posterior's real futures).\n"
+        + (f"\nRecorded in the checkpoint: T = {recorded['temperature']:g}.\n" if recorded else "")
     )
     (out / "sweep.md").write_text(md)
     print(md, flush=True)

@@ -12,7 +12,7 @@ from ghvae_env.metrics.frame import ssim
 from ghvae_env.model.api import rollout_by_steps
 from ghvae_env.model.losses import frame_psnr  # one PSNR, capped at 100 dB (PSNR_CAP_DB)
 
-__all__ = ["evaluate_rollouts", "frame_psnr"]
+__all__ = ["evaluate_rollouts", "frame_psnr", "latent_calibration"]
 
 
 @torch.no_grad()
@@ -107,3 +107,48 @@ def evaluate_rollouts(
         "temperature": temperature,
         **extra,
     }
+
+
+@torch.no_grad()
+def latent_calibration(
+    model, frames: np.ndarray, actions: np.ndarray, context: int = 2, batch_size: int = 32
+) -> dict[str, Any]:
+    """Is the GHVAE's deepest prior as wide as where the posterior puts the real futures?
+
+    On clips (uint8 ``N x L x 64 x 64 x 3`` frames, ``N x (L-1) x 4`` actions) the posterior
+    of module K reads each real next frame (mean mu_q, std ``config.posterior_std``) and the
+    prior predicts it (mu_p, sigma_p). The temperature whose prior N(mu_p, (T sigma_p)^2) fits
+    the posterior's z best in likelihood is ``T* = sqrt(mean(((mu_q - mu_p)^2 + s_q^2) /
+    sigma_p^2))`` over steps, channels and positions. T* = 1: the prior is calibrated, and
+    sampling colder (``temperature`` < 1) trades spread the data has for sharper frames.
+    Computed teacher-forced (the prior reads real frames) and free-running after ``context``
+    real frames (the prior reads the model's own predictions, decoded from mu_q, as in
+    ``loss(free_running=True)``). Returns both T*, per step, and the clip count.
+    """
+    from ghvae_env.model import GHVAE
+
+    if not isinstance(model, GHVAE):
+        raise TypeError(f"latent_calibration needs a GHVAE, actual value: a {type(model).__name__}")
+    K, sq = model.num_modules, model.config.posterior_std
+    block = model.blocks[K - 1]
+    device = next(model.parameters()).device
+    sums = {"teacher_forced": 0.0, "free_running": 0.0}
+    n = 0
+    for s in range(0, len(frames), batch_size):
+        f = to_float_chw(np.asarray(frames[s : s + batch_size]), device)  # (B, L, 3, 64, 64)
+        a = torch.as_tensor(np.array(actions[s : s + batch_size]), device=device)
+        B, T = f.shape[:2]
+        hs = [h.unflatten(0, (B, T)) for h in model.encode(f.flatten(0, 1), upto=K)]
+        mu_q = block.posterior.sequence(hs[K - 1][:, 1:])
+        mu_p, sd_p = block.prior.sequence(hs[K - 1][:, :-1], a[:, : T - 1])
+        _, mu_f, sd_f = model._free_running(hs, f, a, mu_q, K, K, context, f[:, :-1])
+        for key, (mp, sp) in (("teacher_forced", (mu_p, sd_p)), ("free_running", (mu_f, sd_f))):
+            r = ((mu_q - mp).square() + sq**2) / sp.square()  # (B, T-1, C, H, W)
+            sums[key] = sums[key] + r.mean(dim=(2, 3, 4)).sum(0)  # (T-1,)
+        n += B
+    out: dict[str, Any] = {"clips": n, "context": context}
+    for key, total in sums.items():
+        per_step = total / n
+        out[key] = round(float(per_step.mean().sqrt()), 4)
+        out[f"{key}_per_step"] = [round(float(v.sqrt()), 4) for v in per_step]
+    return out
