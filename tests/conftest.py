@@ -27,6 +27,27 @@ def tiny_model(tiny_config) -> GHVAE:
 
 
 @pytest.fixture(scope="session")
+def plain_model(tiny_model):
+    """A user's own WorldModel (the tiny GHVAE inside) whose step and rollout take no
+    ``temperature`` keyword: the contract's optional part left out."""
+    from ghvae_env.model.api import rollout_by_steps
+
+    class PlainModel:
+        model_type, config = "plain", tiny_model.config
+
+        def start(self, frames, actions=None):
+            return tiny_model.start(frames, actions)
+
+        def step(self, state, action, generator=None, sample=True):
+            return tiny_model.step(state, action, generator, sample=sample)
+
+        def rollout(self, frames, actions, num_samples=1, generator=None, sample=True):
+            return rollout_by_steps(self, frames, actions, num_samples, generator, sample)
+
+    return PlainModel()
+
+
+@pytest.fixture(scope="session")
 def toy_data(tmp_path_factory) -> str:
     """12 toy-scene episodes of 12 frames (numpy only, ~1 s)."""
     from ghvae_env.cli import main

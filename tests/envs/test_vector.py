@@ -14,7 +14,6 @@ from gymnasium.vector import AutoresetMode
 
 from ghvae_env.envs.model_env import InvalidActionError, InvalidOptionError
 from ghvae_env.envs.vector import GHVAERoboNetVectorEnv
-from ghvae_env.model.api import rollout_by_steps
 
 
 def _actions(n: int, seed: int = 0) -> np.ndarray:
@@ -229,7 +228,7 @@ def test_render(kw):
     np.testing.assert_array_equal(np.stack(frames), obs)
 
 
-def test_temperature_zero_is_the_prior_mean_and_a_plain_model_is_refused(kw, tiny_model):
+def test_temperature_zero_is_the_prior_mean_and_a_plain_model_is_refused(kw, plain_model):
     mode = dict(vectorization_mode="vector_entry_point", num_envs=2)
     cold = gym.make_vec("GHVAE-RoboNet-v0", temperature=0.0, **mode, **kw)
     mean = gym.make_vec("GHVAE-RoboNet-v0", sample=False, **mode, **kw)
@@ -240,19 +239,7 @@ def test_temperature_zero_is_the_prior_mean_and_a_plain_model_is_refused(kw, tin
         assert np.abs(o1.astype(int) - o2.astype(int)).max() <= 1
     assert cold.unwrapped.temperature == 0.0
 
-    class Plain:  # a user's model whose step takes no temperature
-        model_type, config = "plain", tiny_model.config
-
-        def start(self, frames, actions=None):
-            return tiny_model.start(frames, actions)
-
-        def step(self, state, action, generator=None, sample=True):
-            return tiny_model.step(state, action, generator, sample=sample)
-
-        def rollout(self, frames, actions, num_samples=1, generator=None, sample=True):
-            return rollout_by_steps(self, frames, actions, num_samples, generator, sample)
-
     others = {k: v for k, v in kw.items() if k != "checkpoint"}
-    with pytest.raises(InvalidOptionError, match="Plain.step does not"):
-        gym.make_vec("GHVAE-RoboNet-v0", model=Plain(), temperature=0.5, **mode, **others)
-    gym.make_vec("GHVAE-RoboNet-v0", model=Plain(), **mode, **others).close()  # the default
+    with pytest.raises(InvalidOptionError, match="PlainModel.step does not"):
+        gym.make_vec("GHVAE-RoboNet-v0", model=plain_model, temperature=0.5, **mode, **others)
+    gym.make_vec("GHVAE-RoboNet-v0", model=plain_model, **mode, **others).close()  # the default

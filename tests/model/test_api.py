@@ -132,25 +132,13 @@ def test_bad_temperature_is_refused_naming_the_value(tiny_model, bad):
 
 
 def test_a_model_without_temperature_works_at_the_default_and_names_the_gap_otherwise(
-    tiny_model,
+    tiny_model, plain_model
 ):
     from ghvae_env.model.api import accepts_temperature, rollout_by_steps
 
-    class Plain:  # a user's model: step has no temperature keyword
-        model_type, config = "plain", tiny_model.config
-
-        def start(self, frames, actions=None):
-            return tiny_model.start(frames, actions)
-
-        def step(self, state, action, generator=None, sample=True):
-            return tiny_model.step(state, action, generator, sample=sample)
-
-        def rollout(self, frames, actions, num_samples=1, generator=None, sample=True):
-            return rollout_by_steps(self, frames, actions, num_samples, generator, sample)
-
-    plain = Plain()
+    plain = plain_model
     assert accepts_temperature(tiny_model) and not accepts_temperature(plain)
     ctx, acts = torch.rand(1, 2, 3, 64, 64), torch.rand(1, 3, 4)
     assert rollout_by_steps(plain, ctx, acts).shape == (1, 2, 3, 64, 64)
-    with pytest.raises(TypeError, match="Plain.step does not"):
+    with pytest.raises(TypeError, match="PlainModel.step does not"):
         rollout_by_steps(plain, ctx, acts, temperature=0.5)
