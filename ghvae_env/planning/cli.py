@@ -109,6 +109,14 @@ def add_planner_arguments(p: argparse.ArgumentParser) -> None:
         help="Gaussian blur (std, pixels) of frames and goal before the pixel cost (0: none, VP2)",
     )
     p.add_argument(
+        "--cost-chroma",
+        type=float,
+        default=None,
+        metavar="W",
+        help="add W times the pixel distance of the chroma (RGB minus grey level: arm and "
+        "table drop out, coloured objects stay) to the pixel cost (0: none)",
+    )
+    p.add_argument(
         "--prior-mean",
         action="store_const",
         const=True,
@@ -153,6 +161,7 @@ _PLANNER_FLAGS = {  # argparse dest -> PlannerConfig field
     "init_std": "init_std",
     "cost": "cost",
     "cost_blur": "cost_blur",
+    "cost_chroma": "cost_chroma",
     "prior_mean": "prior_mean",
     "latent_temperature": "latent_temperature",
     "temperature": "temperature",

@@ -128,6 +128,10 @@ class PlannerConfig:
     # (where it is and where it should be) and credits nothing for near misses, so the
     # planner's cheapest frame has the arm out of view (our option; measured in RESULTS.md).
     cost_blur: float = 0.0
+    # Weight of a chroma term in the pixel cost (RGB minus each pixel's grey level: the grey
+    # arm and white table drop out of it, coloured objects stay); 0: none (VP2). Our option
+    # (issue 16: the goal image's arm outweighs the object in the pixel cost).
+    cost_chroma: float = 0.0
     # Seed of the planner's sampling noise and of the model's latent samples (None: fresh
     # entropy on every reset).
     seed: int | None = 0
@@ -218,6 +222,9 @@ class PlannerConfig:
         b = self.cost_blur
         if not _is_real(b) or not math.isfinite(b) or b < 0:
             fail("cost_blur", ">= 0 (pixels)")
+        cc = self.cost_chroma
+        if not _is_real(cc) or not math.isfinite(cc) or cc < 0:
+            fail("cost_chroma", "a finite float >= 0")
         if self.horizon == 1 and w == 0:
             raise PlannerConfigError(
                 "final_step_weight needs to be > 0 when horizon is 1 (it weighs the only "

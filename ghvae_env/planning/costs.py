@@ -59,14 +59,24 @@ class PixelGoalCost:
     less than one far away, where a raw pixel distance charges both the same (twice the
     area, once where it is and once where it should be) and prefers the arm out of view.
 
+    With ``chroma`` > 0 the distance adds ``chroma`` times the same distance between the
+    images' chroma (each pixel's RGB minus its grey level, the mean of its channels): grey
+    and white pixels (the arm, the table, shadows) vanish from that term and coloured
+    objects stay, so a misplaced object weighs more against a misplaced arm.
+
     Args:
         metric: ``"mse"``, ``"l1"`` or ``"sse"``.
         final_step_weight: weight of the last frame relative to each earlier one (>= 0).
         blur: Gaussian std in pixels (0: none).
+        chroma: weight of the chroma term (0: none).
     """
 
     def __init__(
-        self, metric: str = "mse", final_step_weight: float = 10.0, blur: float = 0.0
+        self,
+        metric: str = "mse",
+        final_step_weight: float = 10.0,
+        blur: float = 0.0,
+        chroma: float = 0.0,
     ) -> None:
         if metric not in COSTS:
             raise ValueError(f"metric needs to be one of {list(COSTS)}, actual value: {metric!r}")
@@ -76,23 +86,32 @@ class PixelGoalCost:
             )
         if not (blur >= 0 and math.isfinite(blur)):
             raise ValueError(f"blur needs to be finite and >= 0 (pixels), actual value: {blur!r}")
+        if not (chroma >= 0 and math.isfinite(chroma)):
+            raise ValueError(f"chroma needs to be finite and >= 0, actual value: {chroma!r}")
         self.metric = metric
         self.final_step_weight = float(final_step_weight)
         self.blur = float(blur)
+        self.chroma = float(chroma)
 
     @classmethod
     def from_config(cls, config: PlannerConfig) -> PixelGoalCost:
-        return cls(config.cost, config.final_step_weight, config.cost_blur)
+        return cls(config.cost, config.final_step_weight, config.cost_blur, config.cost_chroma)
 
     def per_frame(self, pred: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """``B x H x 3 x h x w`` and ``3 x h x w`` -> ``B x H`` distances."""
         goal = goal.to(pred.dtype)
         if self.blur > 0:
             pred, goal = gaussian_blur(pred, self.blur), gaussian_blur(goal, self.blur)
-        diff = pred - goal  # goal broadcasts over (B, H)
-        d = diff.abs() if self.metric == "l1" else diff.square()
-        d = d.flatten(2)  # (B, H, C*h*w)
-        return d.sum(dim=2) if self.metric == "sse" else d.mean(dim=2)  # (B, H)
+        d = self._distance(pred - goal)  # goal broadcasts over (B, H)
+        if self.chroma > 0:
+            grey = pred.mean(dim=-3, keepdim=True) - goal.mean(dim=-3, keepdim=True)
+            d = d + self.chroma * self._distance(pred - goal - grey)
+        return d  # (B, H)
+
+    def _distance(self, diff: torch.Tensor) -> torch.Tensor:
+        """B x H x C x h x w differences -> B x H distances (the metric's reduction)."""
+        d = (diff.abs() if self.metric == "l1" else diff.square()).flatten(2)
+        return d.sum(dim=2) if self.metric == "sse" else d.mean(dim=2)
 
     def __call__(self, pred: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         """``pred`` B x H x 3 x 64 x 64, ``goal`` 3 x 64 x 64 -> B costs."""
@@ -108,7 +127,7 @@ class PixelGoalCost:
     def __repr__(self) -> str:
         return (
             f"PixelGoalCost(metric={self.metric!r}, final_step_weight={self.final_step_weight}, "
-            f"blur={self.blur})"
+            f"blur={self.blur}, chroma={self.chroma})"
         )
 
 
