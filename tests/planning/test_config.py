@@ -144,6 +144,8 @@ def test_cli_planner_flags_override_the_preset_and_prior_mean_is_off_by_default(
     assert vp2 == PlannerConfig.vp2(seed=3) and vp2.prior_mean is False
     mean = planner_config(p.parse_args(["--preset", "vp2", "--prior-mean", "--samples", "32"]), 3)
     assert mean == PlannerConfig.vp2(seed=3, prior_mean=True, num_samples=32)
+    chroma = planner_config(p.parse_args(["--cost-chroma", "30"]), 3)
+    assert chroma == PlannerConfig.push(seed=3, cost_chroma=30.0) and vp2.cost_chroma == 0
     warm = planner_config(p.parse_args(["--latent-temperature", "0.5"]), 3)
     assert (
         warm == PlannerConfig.push(seed=3, latent_temperature=0.5) and vp2.latent_temperature == 1

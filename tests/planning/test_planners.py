@@ -199,6 +199,29 @@ def test_blurred_pixel_cost_credits_near_misses():
         PlannerConfig(cost_blur=-1.0)
 
 
+def test_chroma_term_weighs_a_coloured_object_over_a_grey_arm():
+    """Goal: a red square on white. A frame with the object gone costs less than one with
+    the object right and a grey arm too under the plain blurred SSE; with cost_chroma 30 the
+    missing object is the dearer. Grey-level changes alone add nothing to the chroma term."""
+    goal = torch.ones(3, 64, 64)
+    goal[1:, 20:30, 20:30] = 0.0  # red
+    pred = torch.ones(2, 1, 3, 64, 64)  # [0]: the object gone
+    pred[1, 0] = goal
+    pred[1, 0, :, 40:60, 40:60] = 0.5  # [1]: object in place, a grey arm beside it
+    plain = PixelGoalCost("sse", 1.0, 8.0)(pred, goal)
+    assert plain[0] < plain[1]
+    cfg = PlannerConfig.push(cost_chroma=30.0)
+    chroma = PixelGoalCost.from_config(cfg)(pred, goal)
+    assert chroma[1] < chroma[0] and chroma[1] == pytest.approx(float(plain[1]), rel=1e-6)
+    # a grey-level shift of every pixel (all channels alike) adds nothing to the chroma term
+    grey_shift = PixelGoalCost("sse", 1.0, 0.0, chroma=30.0)(goal[None, None] - 0.1, goal)
+    assert float(grey_shift) == pytest.approx(0.1**2 * 3 * 64 * 64, rel=1e-4)
+    with pytest.raises(ValueError, match="chroma needs to be finite and >= 0"):
+        PixelGoalCost(chroma=-1.0)
+    with pytest.raises(PlannerConfigError, match="cost_chroma"):
+        PlannerConfig(cost_chroma=float("nan"))
+
+
 def test_tiny_ghvae_end_to_end(tiny_model):
     cfg = PlannerConfig(num_samples=6, iterations=2, horizon=3, seed=0)
     gen = torch.Generator().manual_seed(0)
