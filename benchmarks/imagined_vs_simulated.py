@@ -60,7 +60,7 @@ from _common import (
 )
 
 from ghvae_env.data.frames import to_float_chw, to_uint8_hwc
-from ghvae_env.model.api import check_temperature, rollout_by_steps
+from ghvae_env.model.api import check_temperature, rollout_by_steps, temperature_kwargs
 from ghvae_env.model.losses import PSNR_CAP_DB
 
 PSNR_CAP = PSNR_CAP_DB  # identical frames: 100 dB (ghvae_env.model.losses)
@@ -165,7 +165,7 @@ def imagine(
         ctx = to_float_chw(frames[s : s + chunk, :context], device)  # (b, C, 3, 64, 64)
         act = torch.as_tensor(actions[s : s + chunk], device=device)  # (b, C-1+H, 4)
         if sample:
-            extra = {} if temperature == 1.0 else {"temperature": temperature}
+            extra = temperature_kwargs(model, temperature, "rollout")
             pred = model.rollout(ctx, act, num_samples=num_samples, generator=gen, **extra)
         else:
             pred = rollout_by_steps(model, ctx, act, generator=gen, sample=False)

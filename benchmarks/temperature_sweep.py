@@ -119,11 +119,13 @@ def _row(t: float, r: dict[str, Any]) -> dict[str, Any]:
 
 def _calibration(checkpoint: Path, clips: str | None, horizon: int) -> dict[str, Any]:
     """latent_calibration on the held-out clips, over context + horizon frames."""
-    from ghvae_env.envs.assets import load_clips
-    from ghvae_env.model import load_model
+    import torch
+
+    from ghvae_env.envs.assets import load_clips, load_model_cached
     from ghvae_env.training.evaluate import latent_calibration
 
-    model = load_model(checkpoint)
+    # the object imagined_vs_simulated.py's runs loaded (on the CPU, its default here)
+    model = load_model_cached(checkpoint, torch.device("cpu"))
     c = load_clips(clips)
     length = min(c.length, 2 + horizon)
     out = latent_calibration(model, c.frames[:, :length], c.actions[:, : length - 1])

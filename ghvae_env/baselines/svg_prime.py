@@ -426,7 +426,7 @@ class SVGPrime(nn.Module):
         mean, std, sp = self.prior.step(self._prior_in(state.hiddens[-1], action), state.prior)
         if sample:
             eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-            z = mean + std * (eps * temperature if temperature != 1.0 else eps)
+            z = mean + std * (eps * temperature)
         else:
             z = mean
         frame, pstate = self._transition(state.hiddens, z, action, state.frame, state.predictor)

@@ -27,12 +27,8 @@ from ghvae_env.envs.assets import (
     load_model_cached,
     warn_scene_mismatch,
 )
-from ghvae_env.model.api import (
-    ModelState,
-    WorldModel,
-    accepts_temperature,
-    check_temperature,
-)
+from ghvae_env.model.api import ModelState, WorldModel, check_temperature
+from ghvae_env.model.api import temperature_kwargs as api_temperature_kwargs
 from ghvae_env.model.checkpoint import model_temperature
 from ghvae_env.sim.env import MAX_EPISODE_STEPS
 from ghvae_env.spaces import (
@@ -229,11 +225,11 @@ def check_env_kwargs(
     temperature: Any = None,
 ) -> None:
     """Constructor checks shared by the single and the vector env (no file is read)."""
-    try:
-        if temperature is not None:
+    if temperature is not None:
+        try:
             check_temperature(temperature)
-    except ValueError as err:
-        raise InvalidOptionError(str(err)) from None
+        except ValueError as err:
+            raise InvalidOptionError(str(err)) from None
     if render_mode is not None and render_mode not in render_modes:
         raise InvalidOptionError(
             f"render_mode must be None or one of {render_modes}, actual value: {render_mode!r}"
@@ -262,17 +258,12 @@ def resolve_temperature(model: WorldModel, temperature: float | None) -> float:
 
 
 def temperature_kwargs(model: WorldModel, temperature: float) -> dict[str, Any]:
-    """The ``temperature`` keyword the envs pass to ``model.step``: none when it is 1 (a model
-    of your own need not take it then); InvalidOptionError when it is not 1 and the model's
-    ``step`` has no such keyword."""
-    if temperature == 1.0:
-        return {}
-    if not accepts_temperature(model):
-        raise InvalidOptionError(
-            f"temperature={temperature} needs a model whose step() takes a temperature "
-            f"keyword; {type(model).__name__}.step does not"
-        )
-    return {"temperature": float(temperature)}
+    """:func:`ghvae_env.model.api.temperature_kwargs` for ``model.step``, its TypeError an
+    InvalidOptionError (the envs' error for a bad kwarg)."""
+    try:
+        return api_temperature_kwargs(model, temperature)
+    except TypeError as err:
+        raise InvalidOptionError(str(err)) from None
 
 
 def check_clip_length(clips: HeldoutClips, context_frames: int) -> None:
@@ -442,8 +433,8 @@ class GHVAERoboNetEnv(gym.Env[np.ndarray, np.ndarray]):
     * ``temperature``: scales the sampled noise, z^K = mean + temperature * std * eps
       (1: the prior as trained; 0: the prior mean; in between, sharper samples that still
       vary). ``None`` (default): the value the checkpoint records
-      (:func:`~ghvae_env.model.checkpoint.set_sampling_temperature`; the bundled model's
-      0.5 was chosen on validation starts, RESULTS.md "Sampling temperature"), else 1.
+      (:func:`~ghvae_env.model.checkpoint.set_sampling_temperature`), else 1; the bundled
+      checkpoint records none (its prior is calibrated: RESULTS.md "Sampling temperature").
       Needs a model whose ``step`` takes it when not 1 (the GHVAE and SVG' do).
     * ``goal_from_clip``: ``True`` (default): when the context is drawn from a clip and no
       ``goal_image`` is given, the clip's last frame is the goal (a frame the held-out

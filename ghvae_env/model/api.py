@@ -38,6 +38,7 @@ __all__ = [
     "MODEL_TYPES",
     "accepts_temperature",
     "check_temperature",
+    "temperature_kwargs",
     "ModelConfig",
     "ModelState",
     "WorldModel",
@@ -225,6 +226,20 @@ def accepts_temperature(model: Any, method: str = "step") -> bool:
     )
 
 
+def temperature_kwargs(model: Any, temperature: float, method: str = "step") -> dict[str, Any]:
+    """The keyword a caller passes to ``model.<method>``: none at 1 (a model without the
+    keyword works), ``{"temperature": T}`` otherwise; TypeError when ``model.<method>`` does
+    not take it. ``temperature`` must already be valid (:func:`check_temperature`)."""
+    if temperature == 1.0:
+        return {}
+    if not accepts_temperature(model, method):
+        raise TypeError(
+            f"temperature={temperature} needs a model whose {method}() takes a temperature "
+            f"keyword; {type(model).__name__}.{method} does not"
+        )
+    return {"temperature": float(temperature)}
+
+
 @torch.no_grad()
 def rollout_by_steps(
     model: WorldModel,
@@ -239,13 +254,7 @@ def rollout_by_steps(
     (``sample=False``: every step decodes the prior's mean; ``temperature`` scales the
     latent noise of a sampled step and is passed to ``step`` only when it is not 1)."""
     check_rollout_inputs(model.config, context_frames, actions, num_samples)
-    temperature = check_temperature(temperature)
-    extra = {} if temperature == 1.0 else {"temperature": temperature}
-    if extra and not accepts_temperature(model):
-        raise TypeError(
-            f"temperature={temperature} needs a model whose step() takes a temperature "
-            f"keyword; {type(model).__name__}.step does not"
-        )
+    extra = temperature_kwargs(model, check_temperature(temperature))
     B, C = context_frames.shape[:2]
     H = actions.shape[1] - (C - 1)
     if num_samples > 1:  # (B, ...) -> (B*N, ...), sample n of clip b at row b*N + n

@@ -169,9 +169,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     sampling = payload.get("sampling")
     if sampling is not None:
         try:
-            check_temperature(
-                (sampling or {}).get("temperature") if isinstance(sampling, dict) else None
-            )
+            check_temperature(sampling.get("temperature") if isinstance(sampling, dict) else None)
         except ValueError as e:
             raise CheckpointError(
                 f"checkpoint {path} has a bad field 'sampling' ({sampling!r}): {e}"

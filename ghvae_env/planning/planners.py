@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ghvae_env._device import model_device
-from ghvae_env.model.api import WorldModel, accepts_temperature
+from ghvae_env.model.api import WorldModel, temperature_kwargs
 from ghvae_env.planning.config import PlannerConfig
 from ghvae_env.planning.costs import CostFn, PixelGoalCost, check_costs
 
@@ -196,6 +196,12 @@ class Planner:
         )
         self.device = torch.device(device) if device is not None else model_device(model)
         c = self.config
+        self._rollout_kwargs: dict[str, Any] = {}  # latent_temperature's, checked once here
+        if c.latent_temperature != 1.0 and not c.prior_mean:
+            try:
+                self._rollout_kwargs = temperature_kwargs(model, c.latent_temperature, "rollout")
+            except TypeError as e:
+                raise PlanningError(f"latent_temperature: {e}") from None
         self._low = torch.tensor(c.action_low, dtype=torch.float32)  # (A,)
         self._high = torch.tensor(c.action_high, dtype=torch.float32)
         self._std0 = torch.tensor(c.init_std, dtype=torch.float32)  # (A,)
@@ -297,16 +303,8 @@ class Planner:
         prediction (``sample=False``), which a model's rollout must then accept; with a
         ``latent_temperature`` other than 1 its samples at that temperature."""
         if not self.config.prior_mean:
-            t = self.config.latent_temperature
-            if t == 1.0:
-                return self.model.rollout(frames, actions, num_samples=1, generator=self._model_gen)
-            if not accepts_temperature(self.model, "rollout"):
-                raise PlanningError(
-                    f"latent_temperature={t} needs a model whose rollout() takes a "
-                    f"temperature keyword; {type(self.model).__name__}.rollout does not"
-                )
             return self.model.rollout(
-                frames, actions, num_samples=1, generator=self._model_gen, temperature=t
+                frames, actions, num_samples=1, generator=self._model_gen, **self._rollout_kwargs
             )
         try:
             return self.model.rollout(
