@@ -161,7 +161,9 @@ def test_latent_temperature_reaches_the_model_rollout(blob, ctx):
     Planner(Warm(), cfg).plan(*ctx)
     Planner(Warm(), cfg.replace(latent_temperature=0.5)).plan(*ctx)
     assert calls == [{}, {"temperature": 0.5}]  # the default passes nothing (any model works)
-    with pytest.raises(PlanningError, match="latent_temperature: temperature=0.5 needs a model whose rollout"):
+    with pytest.raises(
+        PlanningError, match="latent_temperature: temperature=0.5 needs a model whose rollout"
+    ):
         Planner(blob.Model(), cfg.replace(latent_temperature=0.5)).plan(*ctx)
     for bad in (-1.0, float("nan"), "warm"):
         with pytest.raises(PlannerConfigError, match="latent_temperature"):
