@@ -98,6 +98,29 @@ def test_pixel_cost_check_synthetic_and_rank_correlation(load_script):
     assert module.spearman(a, -a) == pytest.approx(-1.0)
 
 
+def test_pixel_cost_check_imagines_candidates_and_names_costs(load_script, tiny_model):
+    """The --checkpoint path: each candidate is rolled out from the task's context (N x H
+    frames, the same for the same seed), and a cost's rank scores need its own pick."""
+    from types import SimpleNamespace
+
+    module = load_script("pixel_cost_check")
+    assert module.cost_name(8.0, 0.0) == "blur 8"  # the published key, unchanged
+    assert module.cost_name(8.0, 30.0) == "blur 8 chroma 30"
+    rng = np.random.default_rng(0)
+    task = SimpleNamespace(
+        context_frames=rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8),
+        context_actions=np.zeros((1, 4), np.float32),
+    )
+    acts = rng.uniform(-1, 1, (3, 5, 4)).astype(np.float32)
+    frames = module.imagine(tiny_model, task, acts, seed=4)
+    assert frames.shape == (3, 5, 3, 64, 64)
+    assert torch.equal(frames, module.imagine(tiny_model, task, acts, seed=4))
+    state = np.array([3.0, 1.0, 2.0])
+    scores = module.rank_scores(np.array([0.3, 0.1, 0.2]), state)
+    assert scores == {"spearman": pytest.approx(1.0), "regret": 1.0}
+    assert module.rank_scores(np.array([0.1, 0.3, 0.2]), state)["regret"] == 3.0
+
+
 def test_planning_episode_stats_counts_still_objects_and_lifted_arms(load_script, tmp_path):
     module = load_script("planning_episode_stats")
     up, flat = [[0, 0, 1, 0]] * 6, [[1, 0, 0, 0]] * 6
