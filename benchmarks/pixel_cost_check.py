@@ -40,6 +40,7 @@ from _common import command_string, machine_info, markdown_table, out_help, reso
 import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
 from ghvae_env.data.frames import to_float_chw
 from ghvae_env.model import load_model
+from ghvae_env.model.api import check_temperature, temperature_kwargs
 from ghvae_env.planning.costs import PixelGoalCost
 from ghvae_env.planning.tasks import PushTaskConfig, cached_push_tasks
 
@@ -84,14 +85,26 @@ def rank_scores(costs: np.ndarray, state_cm: np.ndarray) -> dict[str, float]:
     }
 
 
-def imagine(model, task, actions: np.ndarray, seed: int) -> torch.Tensor:
-    """``N x H x 3 x 64 x 64``: the model's rollout of each candidate from the task's context."""
+def imagine(
+    model, task, actions: np.ndarray, seed: int, samples: int = 1, temperature: float = 1.0
+) -> torch.Tensor:
+    """``N x H x 3 x 64 x 64``: the model's rollout of each candidate from the task's context
+    (``samples`` > 1: ``N x S x H x 3 x 64 x 64``, S latent samples per candidate)."""
     ctx = torch.stack([to_float_chw(f) for f in task.context_frames])  # C x 3 x 64 x 64
     N = actions.shape[0]
     past = torch.as_tensor(np.asarray(task.context_actions, np.float32)).expand(N, -1, -1)
     acts = torch.cat([past, torch.as_tensor(actions)], dim=1)
     g = torch.Generator().manual_seed(seed)
-    return model.rollout(ctx.expand(N, -1, -1, -1, -1), acts, generator=g)
+    kwargs = temperature_kwargs(model, temperature, "rollout")
+    return model.rollout(ctx.expand(N, -1, -1, -1, -1), acts, samples, generator=g, **kwargs)
+
+
+def imagined_costs(cost, imagined: torch.Tensor, goal: torch.Tensor) -> np.ndarray:
+    """A cost per candidate on imagined frames; with S samples each, the mean over them."""
+    if imagined.ndim == 6:  # N x S x H x C x h x w
+        N, S = imagined.shape[:2]
+        return cost(imagined.flatten(0, 1), goal).view(N, S).mean(dim=1).numpy()
+    return cost(imagined, goal).numpy()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,6 +125,19 @@ def main(argv: list[str] | None = None) -> int:
         help="also score the costs on this model's imagined frames ('bundled': the bundled one)",
     )
     p.add_argument("--planar", action="store_true", help="no dz noise in the candidates")
+    p.add_argument(
+        "--imagined-samples",
+        type=int,
+        default=1,
+        help="latent samples per candidate; the imagined cost is their mean (the planner: 1)",
+    )
+    p.add_argument("--temperature", type=float, default=1.0, help="latent temperature (0: mean)")
+    p.add_argument(
+        "--tasks-cache",
+        default=None,
+        help="read the tasks from (or build them into) this file, as planning.py's "
+        "--tasks-cache (e.g. a copy of benchmarks/results/planning_push_v2/tasks_100.npz)",
+    )
     p.add_argument("--out", default=None, help=out_help("planning_cost"))
     p.add_argument(
         "--quick", action="store_true", help="smoke run: 2 tasks x 4 candidates, 3 steps"
@@ -123,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, low in (("tasks", 1), ("candidates", 2), ("horizon", 1)):
         if getattr(args, name) < low:
             p.error(f"--{name} must be >= {low}, actual value: {getattr(args, name)}")
+    if args.imagined_samples < 1:
+        p.error(f"--imagined-samples must be >= 1, actual value: {args.imagined_samples}")
+    try:
+        args.temperature = check_temperature(args.temperature)
+    except ValueError as e:
+        p.error(f"--temperature: {e}")
     blurs = _numbers(args.blurs, "blurs", p)
     chromas = _numbers(args.chromas, "chromas", p)
     costs = {cost_name(b, c): PixelGoalCost("sse", 1.0, b, c) for c in chromas for b in blurs}
@@ -135,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--checkpoint {args.checkpoint!r} could not be loaded: {e}")
     t0 = time.time()
     env = gym.make("RoboNet-Sim-v0")
-    tasks = cached_push_tasks(env, args.tasks, args.seed, PushTaskConfig())
+    tasks = cached_push_tasks(env, args.tasks, args.seed, PushTaskConfig(), cache=args.tasks_cache)
     rng = np.random.default_rng(0)
     H, N = args.horizon, args.candidates
     per_task = []
@@ -163,14 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         row = {"seed": task.seed, "state_cost_cm": [round(cm.min(), 1), round(cm.max(), 1)]}
         imagined = None
         if model is not None:
-            imagined = imagine(model, task, np.stack(plans), task.seed)
+            imagined = imagine(
+                model, task, np.stack(plans), task.seed, args.imagined_samples, args.temperature
+            )
+            first = imagined[:, 0] if imagined.ndim == 6 else imagined
             row["imagined_psnr_db"] = round(
-                float(-10 * torch.log10((imagined - pred).square().mean().clamp_min(1e-10))), 2
+                float(-10 * torch.log10((first - pred).square().mean().clamp_min(1e-10))), 2
             )
         for name, cost in costs.items():
             row[name] = rank_scores(cost(pred, goal).numpy(), cm)
             if imagined is not None:
-                scores = rank_scores(cost(imagined, goal).numpy(), cm)
+                scores = rank_scores(imagined_costs(cost, imagined, goal), cm)
                 row[name].update({f"imagined_{k}": v for k, v in scores.items()})
         per_task.append(row)
         print(task.seed, {k: v for k, v in row.items() if k in costs}, flush=True)
@@ -188,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         "horizon": H,
         "planar": args.planar,
         "checkpoint": args.checkpoint,
+        "tasks_cache": args.tasks_cache,
+        "imagined_samples": args.imagined_samples,
+        "temperature": args.temperature,
         "summary": summary,
         "synthetic_sse_3px_20px_gone": synthetic(blurs),
         "per_task": per_task,

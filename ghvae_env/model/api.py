@@ -264,7 +264,8 @@ def rollout_by_steps(
     if B > 1 and _broadcast_rows(context_frames) and _broadcast_rows(ctx_actions):
         # the planner's candidates share one context: consume it once
         # and broadcast the state (~7 % of a VP2 planning step's FLOPs were these copies)
-        state = _expand_rows(model.start(context_frames[:1], ctx_actions[:1]), B)
+        rows = context_frames.shape[0]  # B * num_samples
+        state = _expand_rows(model.start(context_frames[:1], ctx_actions[:1]), rows)
     else:
         state = model.start(context_frames, ctx_actions)
     out = []

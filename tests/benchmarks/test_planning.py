@@ -115,6 +115,15 @@ def test_pixel_cost_check_imagines_candidates_and_names_costs(load_script, tiny_
     frames = module.imagine(tiny_model, task, acts, seed=4)
     assert frames.shape == (3, 5, 3, 64, 64)
     assert torch.equal(frames, module.imagine(tiny_model, task, acts, seed=4))
+    two = module.imagine(tiny_model, task, acts, seed=4, samples=2)
+    assert two.shape == (3, 2, 5, 3, 64, 64)
+    mean = module.imagine(tiny_model, task, acts, seed=4, samples=2, temperature=0.0)
+    assert torch.allclose(mean[:, 0], mean[:, 1])  # T = 0: every sample is the prior mean
+    cost = module.PixelGoalCost("sse", 1.0, 0.0)
+    goal = torch.rand(3, 64, 64)
+    per_sample = np.stack([cost(two[:, k], goal).numpy() for k in range(2)], axis=1)
+    assert module.imagined_costs(cost, two, goal) == pytest.approx(per_sample.mean(1), rel=1e-5)
+    assert module.imagined_costs(cost, frames, goal) == pytest.approx(cost(frames, goal).numpy())
     state = np.array([3.0, 1.0, 2.0])
     scores = module.rank_scores(np.array([0.3, 0.1, 0.2]), state)
     assert scores == {"spearman": pytest.approx(1.0), "regret": 1.0}

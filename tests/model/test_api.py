@@ -101,6 +101,21 @@ def test_rollout_consumes_a_shared_context_once_with_the_same_frames(tiny_model,
         monkeypatch.undo()
 
 
+def test_rollout_of_a_shared_context_with_several_samples(tiny_model):
+    """num_samples > 1 on candidates that share one context (the shared-start path) gives
+    B x N x H frames equal to the same rollout on an unshared copy of the context."""
+    ctx, acts = torch.rand(1, 2, 3, 64, 64), torch.rand(3, 5, 4) * 2 - 1
+    acts[:, :1] = acts[:1, :1]
+    shared = tiny_model.rollout(
+        ctx.expand(3, -1, -1, -1, -1), acts, 2, generator=torch.Generator().manual_seed(1)
+    )
+    assert shared.shape == (3, 2, 4, 3, 64, 64)
+    copied = tiny_model.rollout(
+        ctx.repeat(3, 1, 1, 1, 1) + 0.0, acts, 2, generator=torch.Generator().manual_seed(1)
+    )
+    torch.testing.assert_close(shared, copied, rtol=0, atol=1e-5)
+
+
 def test_temperature_scales_the_latent_noise_between_the_mean_and_the_trained_prior(tiny_model):
     """z = mean + T std eps with the same eps whatever T: T = 1 is the default sample, T = 0
     the prior mean (sample=False), and T = 0.5 a third rollout between them; both models."""
