@@ -176,13 +176,14 @@ def policy_configs(args: argparse.Namespace) -> dict[str, PlannerConfig]:
         seed=args.seed,
         prior_mean=config.prior_mean,
         latent_temperature=config.latent_temperature,
+        particles=config.particles,
         **({"iterations": args.iterations} if args.iterations is not None else {}),
     )
     return {
         "ghvae": config,
         "svg": config,
-        # the simulator has no latent to sample: its rollouts ignore a latent temperature
-        "oracle": config.replace(**oracle, latent_temperature=1.0),
+        # the simulator has no latent to sample: no latent temperature, one particle
+        "oracle": config.replace(**oracle, latent_temperature=1.0, particles=1),
         "ghvae-icem": icem,
     }
 

@@ -133,6 +133,14 @@ def add_planner_arguments(p: argparse.ArgumentParser) -> None:
         "T std eps (default 1: the prior as trained; 0: its mean)",
     )
     p.add_argument(
+        "--particles",
+        type=int,
+        default=None,
+        metavar="K",
+        help="latent samples per candidate, the cost their mean (PETS's particles; default 1 "
+        "as VP2; K times the model time)",
+    )
+    p.add_argument(
         "--temperature",
         type=float,
         default=None,
@@ -164,6 +172,7 @@ _PLANNER_FLAGS = {  # argparse dest -> PlannerConfig field
     "cost_chroma": "cost_chroma",
     "prior_mean": "prior_mean",
     "latent_temperature": "latent_temperature",
+    "particles": "particles",
     "temperature": "temperature",
     "gamma": "gamma",
 }

@@ -145,6 +145,11 @@ class PlannerConfig:
     # temperature=T)``: z = mean + T std eps; 1 the prior as trained, 0 its mean). Not MPPI's
     # ``temperature`` above. Our option (issue 13's "Sampling temperature" in RESULTS.md).
     latent_temperature: float = 1.0
+    # Latent samples per candidate (PETS's "particles", Chua et al. 2018): each candidate is
+    # rolled out ``particles`` times and its cost is their mean, the expected cost under the
+    # model instead of one sample's. Costs ``particles`` times the model time per candidate.
+    # VP2 uses 1. Our option (RESULTS.md, "Particles").
+    particles: int = 1
 
     def __post_init__(self) -> None:
         def fail(name: str, expected: str) -> None:
@@ -235,6 +240,13 @@ class PlannerConfig:
             fail("latent_temperature", "a finite float >= 0 (1: sample the prior as trained)")
         if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
             fail("seed", "None or an int >= 0")
+        if not _is_int(self.particles) or self.particles < 1:
+            fail("particles", "an int >= 1 (latent samples per candidate)")
+        if self.particles > 1 and self.prior_mean:
+            raise PlannerConfigError(
+                f"particles needs to be 1 with prior_mean=True (the prior mean is one "
+                f"deterministic rollout), actual value: {self.particles}"
+            )
 
     # ------------------------------------------------------------------ presets
     @classmethod

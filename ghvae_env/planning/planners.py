@@ -289,22 +289,32 @@ class Planner:
         result.model_time_s += time.perf_counter() - t0
         result.rollouts += 1
         result.samples += n
-        expected = (n, c.horizon, *goal.shape)
+        k = c.particles
+        expected = (n, c.horizon, *goal.shape) if k == 1 else (n, k, c.horizon, *goal.shape)
         if not isinstance(pred, torch.Tensor) or tuple(pred.shape) != expected:
+            shape = "N x H x 3 x 64 x 64" if k == 1 else "N x particles x H x 3 x 64 x 64"
             raise PlanningError(
-                f"model.rollout must return a tensor of shape {expected} (N x H x 3 x 64 x 64), "
+                f"model.rollout must return a tensor of shape {expected} ({shape}), "
                 f"actual value: {type(pred).__name__} {tuple(getattr(pred, 'shape', ()))}"
             )
-        costs = check_costs(self.cost_fn(pred, goal), n)
-        return costs, pred
+        if k == 1:
+            return check_costs(self.cost_fn(pred, goal), n), pred
+        # the expected cost over the particles; the first particle stands for the plan's frames
+        costs = check_costs(self.cost_fn(pred.flatten(0, 1), goal), n * k)
+        return costs.view(n, k).mean(dim=1), pred[:, 0]
 
     def _rollout(self, frames: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """``model.rollout`` of the candidates; with ``prior_mean`` its deterministic
         prediction (``sample=False``), which a model's rollout must then accept; with a
-        ``latent_temperature`` other than 1 its samples at that temperature."""
+        ``latent_temperature`` other than 1 its samples at that temperature; ``particles`` > 1
+        samples per candidate (N x particles x H x ...)."""
         if not self.config.prior_mean:
             return self.model.rollout(
-                frames, actions, num_samples=1, generator=self._model_gen, **self._rollout_kwargs
+                frames,
+                actions,
+                num_samples=self.config.particles,
+                generator=self._model_gen,
+                **self._rollout_kwargs,
             )
         try:
             return self.model.rollout(

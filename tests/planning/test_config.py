@@ -150,6 +150,9 @@ def test_cli_planner_flags_override_the_preset_and_prior_mean_is_off_by_default(
     assert (
         warm == PlannerConfig.push(seed=3, latent_temperature=0.5) and vp2.latent_temperature == 1
     )
+    particles = planner_config(p.parse_args(["--particles", "2", "--samples", "64"]), 3)
+    assert particles == PlannerConfig.push(seed=3, particles=2, num_samples=64)
+    assert vp2.particles == 1
     planar = planner_config(
         p.parse_args(["--preset", "vp2", "--init-std", "0.5,0.5,0,0", "--cost-blur", "8"]), 3
     )

@@ -254,3 +254,35 @@ def test_gaussian_blur_matches_a_reflect_padded_convolution(std):
 
     ref = conv(conv(images, 48).transpose(-1, -2), 64).transpose(-1, -2)
     torch.testing.assert_close(gaussian_blur(images, std), ref, rtol=0, atol=1e-5)
+
+
+def test_particles_average_the_cost_over_latent_samples(blob, ctx):
+    """particles = K: one rollout of N candidates x K samples, each candidate's cost the mean
+    of its K costs, the plan's frames its first particle's; bad values name the field."""
+    seen = []
+
+    class TwoWorlds(blob.Model):  # particle 0: the blob moves; particle 1: a blank frame
+        def rollout(self, context_frames, actions, num_samples=1, generator=None):
+            seen.append(num_samples)
+            moved = super().rollout(context_frames, actions, 1, generator)
+            if num_samples == 1:
+                return moved
+            return torch.stack([moved, torch.zeros_like(moved)], dim=1)
+
+    cost = PixelGoalCost("mse", 1.0)
+    goal = ctx[2]
+    cfg = PlannerConfig(method="cem", num_samples=6, iterations=1, horizon=2, seed=0)
+    one = Planner(TwoWorlds(), cfg, cost_fn=cost).plan(*ctx)
+    two = Planner(TwoWorlds(), cfg.replace(particles=2), cost_fn=cost).plan(*ctx)
+    assert seen == [1, 2]
+    blank = float(cost(torch.zeros(1, 2, *goal.shape), goal)[0])
+    # the same seeded candidates: each cost is the mean of the blob's and the blank's
+    np.testing.assert_allclose(
+        two.iteration_costs[0], (one.iteration_costs[0] + blank) / 2, rtol=1e-5
+    )
+    assert two.predicted.shape == (2, 3, 64, 64) and two.predicted.abs().sum() > 0
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(PlannerConfigError, match="particles"):
+            PlannerConfig(particles=bad)
+    with pytest.raises(PlannerConfigError, match="particles needs to be 1 with prior_mean"):
+        PlannerConfig(particles=2, prior_mean=True)
