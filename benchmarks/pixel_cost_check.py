@@ -41,7 +41,7 @@ import ghvae_env.sim  # noqa: F401  (registers RoboNet-Sim-v0)
 from ghvae_env.data.frames import to_float_chw
 from ghvae_env.model import load_model
 from ghvae_env.model.api import check_temperature, temperature_kwargs
-from ghvae_env.planning.costs import PixelGoalCost
+from ghvae_env.planning.costs import PixelGoalCost, particle_mean_costs
 from ghvae_env.planning.tasks import PushTaskConfig, cached_push_tasks
 
 
@@ -101,9 +101,8 @@ def imagine(
 
 def imagined_costs(cost, imagined: torch.Tensor, goal: torch.Tensor) -> np.ndarray:
     """A cost per candidate on imagined frames; with S samples each, the mean over them."""
-    if imagined.ndim == 6:  # N x S x H x C x h x w
-        N, S = imagined.shape[:2]
-        return cost(imagined.flatten(0, 1), goal).view(N, S).mean(dim=1).numpy()
+    if imagined.ndim == 6:  # N x S x H x C x h x w: the planner's particles
+        return particle_mean_costs(cost, imagined, goal).numpy()
     return cost(imagined, goal).numpy()
 
 

@@ -18,7 +18,15 @@ import torch
 
 from ghvae_env.planning.config import COSTS, PlannerConfig
 
-__all__ = ["CostFn", "CostError", "PixelGoalCost", "gaussian_blur", "step_weights", "check_costs"]
+__all__ = [
+    "CostFn",
+    "CostError",
+    "PixelGoalCost",
+    "gaussian_blur",
+    "step_weights",
+    "check_costs",
+    "particle_mean_costs",
+]
 
 CostFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -177,3 +185,10 @@ def check_costs(costs: object, batch: int) -> torch.Tensor:
     if not torch.isfinite(costs).all():
         raise CostError("cost function returned NaN or inf costs")
     return costs.detach().float().cpu()
+
+
+def particle_mean_costs(cost_fn: CostFn, pred: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+    """``pred`` ``N x K x H x 3 x h x w`` (K latent samples, "particles", per candidate) ->
+    ``(N,)``: each candidate's mean cost over its K samples (checked as N x K costs)."""
+    n, k = pred.shape[:2]
+    return check_costs(cost_fn(pred.flatten(0, 1), goal), n * k).view(n, k).mean(dim=1)

@@ -39,7 +39,7 @@ import torch
 from ghvae_env._device import model_device
 from ghvae_env.model.api import WorldModel, temperature_kwargs
 from ghvae_env.planning.config import PlannerConfig
-from ghvae_env.planning.costs import CostFn, PixelGoalCost, check_costs
+from ghvae_env.planning.costs import CostFn, PixelGoalCost, check_costs, particle_mean_costs
 
 __all__ = ["PlanResult", "Planner", "PlanningError", "SequenceScorer", "coloured_noise"]
 
@@ -300,8 +300,7 @@ class Planner:
         if k == 1:
             return check_costs(self.cost_fn(pred, goal), n), pred
         # the expected cost over the particles; the first particle stands for the plan's frames
-        costs = check_costs(self.cost_fn(pred.flatten(0, 1), goal), n * k)
-        return costs.view(n, k).mean(dim=1), pred[:, 0]
+        return particle_mean_costs(self.cost_fn, pred, goal), pred[:, 0]
 
     def _rollout(self, frames: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """``model.rollout`` of the candidates; with ``prior_mean`` its deterministic
