@@ -207,3 +207,15 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def same_task(rebuilt: dict[str, Any], recorded: dict[str, Any], tol: float = 1e-3) -> bool:
+    """Whether a rebuilt task (``PushTask.describe()``) is the episode's ``task`` record:
+    the same object, and its start and goal positions within ``tol`` m."""
+    try:
+        return rebuilt["object_index"] == recorded["object_index"] and all(
+            np.allclose(rebuilt[key], recorded[key], atol=tol)
+            for key in ("start_position", "goal_position")
+        )
+    except KeyError:
+        return False

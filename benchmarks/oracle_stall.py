@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import same_task
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -97,18 +98,6 @@ def diagnose(env, task, episode: dict, config, horizon: int, samples: int) -> di
     row["cheapest"] = min(continuations, key=lambda n: row[f"{n}_cost"])
     row["verdict"] = verdict(row)
     return row
-
-
-def same_task(rebuilt: dict[str, Any], recorded: dict[str, Any], tol: float = 1e-3) -> bool:
-    """Whether a rebuilt task (``PushTask.describe()``) is the episode's ``task`` record:
-    the same object, and its start and goal positions within ``tol`` m."""
-    try:
-        return rebuilt["object_index"] == recorded["object_index"] and all(
-            np.allclose(rebuilt[key], recorded[key], atol=tol)
-            for key in ("start_position", "goal_position")
-        )
-    except KeyError:
-        return False
 
 
 def verdict(row: dict[str, Any], progress: float = 0.01) -> str:

@@ -96,6 +96,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="per-policy task limits, e.g. oracle=20 (the first N tasks)",
     )
     p.add_argument(
+        "--only-seeds",
+        default="",
+        metavar="S1,S2,..",
+        help="run only the tasks of these seeds (of the --episodes tasks), e.g. a run's failures "
+        "at another budget; applied before --limit and --shard",
+    )
+    p.add_argument(
         "--shard",
         default=None,
         metavar="I/N",
@@ -208,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         if name not in ALL_POLICIES or not n.isdigit() or int(n) < 1:
             raise SystemExit(f"--limit items must be POLICY=N (N >= 1), actual value: {item!r}")
         limits[name] = int(n)
+    only = [x.strip() for x in args.only_seeds.split(",") if x.strip()]
+    if not all(x.isdigit() for x in only):
+        raise SystemExit(
+            f"--only-seeds must be task seeds S1,S2,.., actual value: {args.only_seeds!r}"
+        )
+    only_seeds = {int(x) for x in only}
     shard = (0, 1)
     if args.shard is not None:
         i, _, n = args.shard.partition("/")
@@ -247,6 +260,14 @@ def main(argv: list[str] | None = None) -> int:
         tasks = cached_push_tasks(
             env, args.episodes, args.seed, task_config, skipped, cache=cache, progress=True
         )
+        if only_seeds:
+            missing = sorted(only_seeds - {t.seed for t in tasks})
+            if missing:
+                raise SystemExit(
+                    f"--only-seeds names seeds that are not among the {len(tasks)} tasks "
+                    f"(skipped seeds: {[s['seed'] for s in skipped]}), actual value: {missing}"
+                )
+            tasks = [t for t in tasks if t.seed in only_seeds]
         distances = task_distance_report(tasks, skipped)
         print(
             f"{len(tasks)} tasks, start-to-goal distance min {100 * distances['min_distance']:.1f}"

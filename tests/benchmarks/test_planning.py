@@ -82,6 +82,19 @@ def test_planning_benchmark_shards_merge_into_one_table(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert bad.returncode != 0 and "--shard must be I/N" in bad.stderr and "'2/2'" in bad.stderr
+    # --only-seeds: one task of the two, read back from the joint log (nothing re-run)
+    one = tmp_path / "one.json"
+    (tmp_path / "one.jsonl").write_text(before)
+    _run("benchmarks/planning.py", *common, "--only-seeds", str(seeds[1][0]), "--out", str(one),
+         cwd=tmp_path)  # fmt: skip
+    assert [e["task"]["seed"] for e in json.loads(one.read_text())["episodes"]["noop"]] == seeds[1]
+    for value, message in (("999", "[999]"), ("1,x", "'1,x'")):
+        bad = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks/planning.py"), *common, "--only-seeds", value,
+             "--out", str(tmp_path / "bad.json")],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert bad.returncode != 0 and "--only-seeds" in bad.stderr and message in bad.stderr
 
 
 def test_pixel_cost_check_synthetic_and_rank_correlation(load_script):
@@ -178,6 +191,17 @@ def test_goal_visibility_summary_and_one_task(load_script, tmp_path, monkeypatch
     other.write_text(results.read_text().replace('"seed": 1}', '"seed": 7}'))
     with pytest.raises(SystemExit):
         module.main([str(other)])
+    # the same seed from another task set (a moved start) is refused, not measured; the task
+    # set the results were made on is named with --tasks-cache
+    (cache,) = (tmp_path / "cache").rglob("*.npz")
+    recorded = {"seed": 1, "object_index": -1, "start_position": [9.0, 9.0, 9.0]}
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(results.read_text().replace('{"seed": 1}', json.dumps(recorded)))
+    with pytest.raises(SystemExit):
+        module.main([str(wrong), "--tasks-cache", str(cache)])
+    again = tmp_path / "again.json"
+    assert module.main([str(results), "--tasks-cache", str(cache), "--out", str(again)]) == 0
+    assert json.loads(again.read_text())["rows"] == json.loads(out.read_text())["rows"]
 
 
 def test_oracle_stall_finds_the_stall_and_scores_three_continuations(load_script, tmp_path,
