@@ -20,7 +20,9 @@ closer either, the stall state is hard for any cost (``stuck``).
 
     python benchmarks/oracle_stall.py benchmarks/results/planning_cost/oracle_v2_t05.json
 
-Prints a table; ``--out F.json`` also writes the rows (nothing is written by default). Needs
+Prints a table; ``--out F.json`` also writes the rows and ``--frames F.png`` a picture, one
+row per episode: the stall frame, the last frame of each continuation (hold, episode, state)
+and the goal image (nothing is written by default). Needs
 the simulator: ~``samples x horizon x horizon`` physics steps a failed episode (32 x 10 x 10:
 ~70 s here), plus the renders of the three continuations.
 """
@@ -53,8 +55,11 @@ def stall_step(distances: list[float]) -> int:
     return int(np.argmin(np.asarray(distances))) + 1
 
 
-def diagnose(env, task, episode: dict, config, horizon: int, samples: int) -> dict[str, Any]:
-    """One failed episode: the three continuations' pixel costs from its stall state."""
+def diagnose(
+    env, task, episode: dict, config, horizon: int, samples: int, stills: list | None = None
+) -> dict[str, Any]:
+    """One failed episode: the three continuations' pixel costs from its stall state.
+    ``stills``: a list that gets the episode's row of frames (see ``frames_row``)."""
     import dataclasses
 
     from ghvae_env.planning.costs import PixelGoalCost
@@ -83,8 +88,11 @@ def diagnose(env, task, episode: dict, config, horizon: int, samples: int) -> di
         "state": state_plan,
     }
     seqs = np.stack(list(continuations.values()))
+    stall_frame = history[-1]
     frames, positions = _run_sequences(sim, stall_state, seqs, render=True)
     costs = pixel_cost(frames, task.goal_image, PixelGoalCost.from_config(config))
+    if stills is not None:
+        stills.append(frames_row([stall_frame, *(f[-1] for f in frames), task.goal_image]))
     row: dict[str, Any] = {
         "seed": task.seed,
         "stall_step": k,
@@ -98,6 +106,16 @@ def diagnose(env, task, episode: dict, config, horizon: int, samples: int) -> di
     row["cheapest"] = min(continuations, key=lambda n: row[f"{n}_cost"])
     row["verdict"] = verdict(row)
     return row
+
+
+def frames_row(frames: list[np.ndarray], scale: int = 2, gap: int = 4) -> np.ndarray:
+    """``h x w x 3`` uint8 frames side by side, each enlarged ``scale`` x, white gaps."""
+    cells = [np.asarray(f, dtype=np.uint8).repeat(scale, 0).repeat(scale, 1) for f in frames]
+    sep = np.full((cells[0].shape[0], gap, 3), 255, np.uint8)
+    out = [cells[0]]
+    for c in cells[1:]:
+        out += [sep, c]
+    return np.concatenate(out, axis=1)
 
 
 def verdict(row: dict[str, Any], progress: float = 0.01) -> str:
@@ -128,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the task cache the results were made on (default: the benchmark's default cache)",
     )
     p.add_argument("--out", type=Path, help="also write the rows to this JSON file")
+    p.add_argument(
+        "--frames",
+        type=Path,
+        help="also write a PNG: per episode the stall frame, each continuation's last frame "
+        "(hold, episode, state) and the goal image",
+    )
     args = p.parse_args(argv)
     if args.horizon < 1 or args.samples < 1:
         p.error(f"--horizon and --samples need to be >= 1, actual: {args.horizon}, {args.samples}")
@@ -154,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
 
     planner_config = PlannerConfig.from_dict(planner)
     env = gym.make("RoboNet-Sim-v0")
-    rows = []
+    rows: list[dict[str, Any]] = []
+    stills: list[np.ndarray] | None = [] if args.frames is not None else None
     try:
         cfg = PushTaskConfig(**task_config)
         cache = args.tasks_cache or default_task_cache(env, first_seed, cfg)
@@ -172,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{e['task'].get('initial_distance')}); pass --tasks-cache with the task "
                     "set the results were made on"
                 )
-            rows.append(diagnose(env, tasks[seed], e, planner_config, args.horizon, args.samples))
+            rows.append(
+                diagnose(env, tasks[seed], e, planner_config, args.horizon, args.samples, stills)
+            )
             r = rows[-1]
             print(f"seed {seed}: stall at step {r['stall_step']} ({100 * r['stall_distance']:.1f}"
                   f" cm), cheapest {r['cheapest']}", flush=True)  # fmt: skip
@@ -193,6 +220,16 @@ def main(argv: list[str] | None = None) -> int:
         payload.update(results=str(args.results), policy=args.policy, rows=rows)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(payload, indent=2))
+    if stills:
+        import imageio.v2 as imageio
+
+        sep = np.full((4, stills[0].shape[1], 3), 255, np.uint8)
+        picture = [stills[0]]
+        for r in stills[1:]:
+            picture += [sep, r]
+        args.frames.parent.mkdir(parents=True, exist_ok=True)
+        imageio.imwrite(args.frames, np.concatenate(picture, axis=0))
+        print(f"wrote {args.frames}")
     return 0
 
 

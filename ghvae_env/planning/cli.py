@@ -117,6 +117,14 @@ def add_planner_arguments(p: argparse.ArgumentParser) -> None:
         "table drop out, coloured objects stay) to the pixel cost (0: none)",
     )
     p.add_argument(
+        "--final-step-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="weight of the last predicted frame's cost against each earlier frame's (VP2 and "
+        "the vp2 / push presets: 1, every frame alike)",
+    )
+    p.add_argument(
         "--prior-mean",
         action="store_const",
         const=True,
@@ -170,6 +178,7 @@ _PLANNER_FLAGS = {  # argparse dest -> PlannerConfig field
     "cost": "cost",
     "cost_blur": "cost_blur",
     "cost_chroma": "cost_chroma",
+    "final_step_weight": "final_step_weight",
     "prior_mean": "prior_mean",
     "latent_temperature": "latent_temperature",
     "particles": "particles",

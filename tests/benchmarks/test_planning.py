@@ -242,7 +242,12 @@ def test_oracle_stall_finds_the_stall_and_scores_three_continuations(load_script
     }))  # fmt: skip
     out = tmp_path / "stall.json"
     argv = ["--horizon", "2", "--samples", "2", "--tasks-cache", str(cache), "--out", str(out)]
-    assert module.main([str(results), *argv]) == 0
+    picture = tmp_path / "stall.png"
+    assert module.main([str(results), *argv, "--frames", str(picture)]) == 0
+    import imageio.v2 as imageio
+
+    # one row: stall frame | hold | episode | state | goal, each 2x with 4 px gaps
+    assert imageio.imread(picture).shape == (128, 5 * 128 + 4 * 4, 3)
     (row,) = json.loads(out.read_text())["rows"]  # the successful episode is not diagnosed
     assert row["seed"] == 1 and row["stall_step"] == 2
     assert row["episode_actions"] == [[0.0] * 4, [0.0] * 4]  # nothing left after the stall

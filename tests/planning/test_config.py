@@ -146,6 +146,11 @@ def test_cli_planner_flags_override_the_preset_and_prior_mean_is_off_by_default(
     assert mean == PlannerConfig.vp2(seed=3, prior_mean=True, num_samples=32)
     chroma = planner_config(p.parse_args(["--cost-chroma", "30"]), 3)
     assert chroma == PlannerConfig.push(seed=3, cost_chroma=30.0) and vp2.cost_chroma == 0
+    last = planner_config(p.parse_args(["--final-step-weight", "10"]), 3)
+    assert last == PlannerConfig.push(seed=3, final_step_weight=10.0)
+    assert vp2.final_step_weight == 1.0  # VP2: every frame alike
+    with pytest.raises(PlannerConfigError, match="final_step_weight"):
+        planner_config(p.parse_args(["--final-step-weight", "-1"]), 3)
     warm = planner_config(p.parse_args(["--latent-temperature", "0.5"]), 3)
     assert (
         warm == PlannerConfig.push(seed=3, latent_temperature=0.5) and vp2.latent_temperature == 1
