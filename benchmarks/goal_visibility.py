@@ -163,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(summary, indent=2))
     if args.out is not None:
         payload = {"command": "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])])}
-        payload.update(results=str(args.results), summary=summary, rows=rows)
+        # an unknown visibility (nan) is written as null: strict JSON has no nan
+        known = [{k: None if isinstance(v, float) and not np.isfinite(v) else v
+                  for k, v in r.items()} for r in rows]  # fmt: skip
+        payload.update(results=str(args.results), summary=summary, rows=known)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(payload, indent=2))
     return 0

@@ -202,6 +202,22 @@ def test_goal_visibility_summary_and_one_task(load_script, tmp_path, monkeypatch
     again = tmp_path / "again.json"
     assert module.main([str(results), "--tasks-cache", str(cache), "--out", str(again)]) == 0
     assert json.loads(again.read_text())["rows"] == json.loads(out.read_text())["rows"]
+    # a replay that ends off the cached goal (a cache from another CPU): nan, not a guess
+    import dataclasses
+
+    import gymnasium as gym
+
+    import ghvae_env.sim  # noqa: F401
+    from ghvae_env.planning.tasks import load_push_tasks
+
+    (task,), _, _ = load_push_tasks(cache)
+    off = dataclasses.replace(task, goal_positions=task.goal_positions + [0.01, 0.0, 0.0])
+    env = gym.make("RoboNet-Sim-v0")
+    try:
+        v = module.task_visibility(env, off)
+    finally:
+        env.close()
+    assert np.isnan(v["goal_visibility"]) and v["replay_offset"] == pytest.approx(0.01, abs=1e-3)
 
 
 def test_oracle_stall_finds_the_stall_and_scores_three_continuations(load_script, tmp_path,
