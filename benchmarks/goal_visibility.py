@@ -130,9 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"episode seed {seed} is not one of the {num_tasks} tasks of {cache}; pass "
                     "--tasks-cache with the task set the results were made on"
                 )
-            if "start_position" in recorded[seed] and not same_task(
-                tasks[seed].describe(), recorded[seed]
-            ):
+            if not same_task(tasks[seed].describe(), recorded[seed]):
                 p.error(
                     f"task seed {seed} of {cache} is not the episode's task (initial distance "
                     f"{tasks[seed].initial_distance:.4f} m, episode's "

@@ -177,6 +177,13 @@ def test_goal_visibility_summary_and_one_task(load_script, tmp_path, monkeypatch
         "episodes": {"oracle": [{"task": {"seed": 1}, "success": False}]},
     }))  # fmt: skip
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the task cache goes here
+    with pytest.raises(SystemExit):  # the record names no task: it is not the rebuilt one
+        module.main([str(results)])
+    from ghvae_env.planning.tasks import load_push_tasks
+
+    (cache,) = (tmp_path / "cache").rglob("*.npz")  # built by that run
+    (task,), _, _ = load_push_tasks(cache)
+    results.write_text(results.read_text().replace('{"seed": 1}', json.dumps(task.describe())))
     out = tmp_path / "vis.json"
     assert module.main([str(results), "--out", str(out)]) == 0
     (row,) = json.loads(out.read_text())["rows"]
@@ -188,15 +195,16 @@ def test_goal_visibility_summary_and_one_task(load_script, tmp_path, monkeypatch
     with pytest.raises(SystemExit):
         module.main([str(empty)])
     other = tmp_path / "other.json"  # an episode whose seed is not among the results' tasks
-    other.write_text(results.read_text().replace('"seed": 1}', '"seed": 7}'))
+    record = json.loads(results.read_text())
+    record["episodes"]["oracle"][0]["task"]["seed"] = 7
+    other.write_text(json.dumps(record))
     with pytest.raises(SystemExit):
         module.main([str(other)])
     # the same seed from another task set (a moved start) is refused, not measured; the task
     # set the results were made on is named with --tasks-cache
-    (cache,) = (tmp_path / "cache").rglob("*.npz")
-    recorded = {"seed": 1, "object_index": -1, "start_position": [9.0, 9.0, 9.0]}
+    recorded = {**task.describe(), "start_position": [9.0, 9.0, 9.0]}
     wrong = tmp_path / "wrong.json"
-    wrong.write_text(results.read_text().replace('{"seed": 1}', json.dumps(recorded)))
+    wrong.write_text(results.read_text().replace(json.dumps(task.describe()), json.dumps(recorded)))
     with pytest.raises(SystemExit):
         module.main([str(wrong), "--tasks-cache", str(cache)])
     again = tmp_path / "again.json"
@@ -208,9 +216,7 @@ def test_goal_visibility_summary_and_one_task(load_script, tmp_path, monkeypatch
     import gymnasium as gym
 
     import ghvae_env.sim  # noqa: F401
-    from ghvae_env.planning.tasks import load_push_tasks
 
-    (task,), _, _ = load_push_tasks(cache)
     off = dataclasses.replace(task, goal_positions=task.goal_positions + [0.01, 0.0, 0.0])
     env = gym.make("RoboNet-Sim-v0")
     try:
